@@ -1,0 +1,42 @@
+"""The ASGI application: ``daphne asgi:application`` serves pages, API, static files and sockets."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "realtime.settings")
+
+from django.core.asgi import get_asgi_application
+
+# Django first: it sets up apps before anything imports models.
+django_application = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from realtime import close_codes  # noqa: E402
+from realtime.auth import WebSocketGate  # noqa: E402
+from realtime.hub import get_hub  # noqa: E402
+from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+close_codes.install()
+
+# daphne serves static files itself (no separate web server needed for `make run`).
+http_application = ASGIStaticFilesHandler(django_application)
+
+router = ProtocolTypeRouter(
+    {
+        "http": http_application,
+        "websocket": AuthMiddlewareStack(WebSocketGate(URLRouter(websocket_urlpatterns))),
+    }
+)
+
+
+async def application(scope, receive, send):
+    """Start this process's hub on the server loop with the first request of any kind."""
+    if scope["type"] in ("http", "websocket"):
+        await get_hub()
+    return await router(scope, receive, send)
+
+
+__all__ = ["application", "settings"]

@@ -1,0 +1,1 @@
+"""The page: templates and static files (no build step)."""

@@ -1,0 +1,1 @@
+"""News items: publishing one is what most notes come from."""

@@ -1,0 +1,28 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from news.forms import NewsForm
+from news.models import News
+from news.services import news_publish
+
+
+@login_required
+@require_POST
+def news_create(request):
+    """The page's post form; on errors the page is shown again with them."""
+    form = NewsForm(request.POST)
+    if not form.is_valid():
+        from frontend.views import index_context
+
+        return render(request, "frontend/index.html", index_context(request, form=form), status=400)
+    news_publish(author=request.user, **form.cleaned_data)
+    messages.success(request, _("Your news is published."))
+    return redirect("index")
+
+
+def news_detail(request, pk: int):
+    news = get_object_or_404(News.objects.select_related("author"), pk=pk)
+    return render(request, "news/detail.html", {"news": news})

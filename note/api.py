@@ -1,0 +1,45 @@
+"""``/api/notes/`` (list) and ``/api/notes/read/`` (mark read)."""
+
+from django.http import JsonResponse
+
+from note.selectors import note_list_visible, note_read_ids, note_unread_count
+from note.serializers import notes_wire
+from note.services import note_mark_read
+from realtime.http import BadRequest, api_view, json_body, query_int
+from realtime.protocol import MAX_MARK_READ_IDS, MAX_NOTE_ID
+
+PAGE_DEFAULT = 50
+PAGE_MAX = 100
+
+
+@api_view(methods=("GET",), login_required=False)
+def note_list(request):
+    """The caller's visible notes: newest first (``before`` pages back), or
+    oldest first after ``after``. Anonymous callers see public notes."""
+    after = query_int(request, "after")
+    before = query_int(request, "before")
+    if after is not None and before is not None:
+        raise BadRequest("use either 'after' or 'before', not both")
+    limit = query_int(request, "limit", default=PAGE_DEFAULT, minimum=1, maximum=PAGE_MAX)
+    notes = note_list_visible(user=request.user, after=after, before=before, limit=limit)
+    read = note_read_ids(user=request.user, notes=notes)
+    return JsonResponse(
+        {"notes": notes_wire(notes, read_ids=read), "unread": note_unread_count(user=request.user)}
+    )
+
+
+@api_view(methods=("POST",))
+def note_read(request):
+    data = json_body(request)
+    if data.get("all") is True:
+        result = note_mark_read(user=request.user, all=True)
+    else:
+        ids = data.get("ids")
+        if not isinstance(ids, list) or not all(
+            type(i) is int and 0 < i <= MAX_NOTE_ID for i in ids
+        ):
+            raise BadRequest('send {"ids": [note ids]} or {"all": true}')
+        if len(ids) > MAX_MARK_READ_IDS:
+            raise BadRequest(f"at most {MAX_MARK_READ_IDS} ids at a time")
+        result = note_mark_read(user=request.user, ids=ids)
+    return JsonResponse({"unread": result.unread})

@@ -1,0 +1,108 @@
+"""Notes, the sequence that orders them, and per-user read state."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Note(models.Model):
+    """One notice: public (``recipient`` is None) or addressed to one user.
+
+    ``id`` is not an auto-increment: :func:`note.services.note_create` takes it
+    from :class:`NoteSequence` inside the creating transaction, so ids are dense
+    and follow commit order (see that model). Clients rely on this to resume.
+    """
+
+    id = models.BigIntegerField(primary_key=True, editable=False)
+    kind = models.CharField(max_length=64, default="notice")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notes_received",
+        help_text="Empty for a public note.",
+    )
+    title = models.CharField(max_length=500)
+    # When set, the title is rendered per reader's language from this msgid
+    # and ``title_params``; ``title`` keeps the default-language rendering.
+    title_template = models.CharField(max_length=200, blank=True, default="")
+    title_params = models.JSONField(default=dict, blank=True)
+    content = models.TextField(blank=True, default="")
+    url = models.CharField(max_length=500, blank=True, default="")
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # "visible to U with id > N" is two range scans of this index:
+            # (recipient IS NULL, id > N) and (recipient = U, id > N).
+            models.Index(fields=["recipient", "id"], name="note_recipient_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.title}"
+
+    @property
+    def public(self) -> bool:
+        return self.recipient_id is None
+
+
+class NoteSequence(models.Model):
+    """A single counter row that hands out note ids.
+
+    Incrementing it locks the row until the transaction ends, so a second
+    transaction creating notes waits for the first to commit or roll back.
+    Ids are therefore handed out in commit order with no holes (a rollback
+    gives its ids back), which an auto-increment column cannot promise:
+    PostgreSQL takes sequence values before commit, so two writers can commit
+    out of id order and a client that resumed after the later id would never
+    see the earlier one. The price is that note creation is serialized.
+    """
+
+    last_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"last note id {self.last_id}"
+
+
+class NoteReadState(models.Model):
+    """Per-user watermark: every visible note with ``id <= read_upto`` counts as read.
+
+    Together with :class:`NoteRead` (single notes read above the watermark)
+    this keeps read state to one row per user plus a few, never one row per
+    user per public note. A new user's watermark starts at the newest note
+    created before they joined, so older public notes are not unread for them.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE
+    )
+    read_upto = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user} read up to #{self.read_upto}"
+
+
+class NoteRead(models.Model):
+    """One note marked read individually, above its user's watermark."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "note"], name="note_read_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} read #{self.note_id}"

@@ -1,0 +1,81 @@
+"""Reads of notes and read state. Every query that lists or counts notes for a
+user goes through :func:`note_visible_q`, the one statement of the visibility rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Max, Q, QuerySet
+
+from note.models import Note, NoteRead, NoteReadState
+
+
+def note_visible_q(*, user) -> Q:
+    """A note is visible when it is public or addressed to ``user``; anonymous sees public only."""
+    if user is None or not user.is_authenticated:
+        return Q(recipient__isnull=True)
+    return Q(recipient__isnull=True) | Q(recipient_id=user.pk)
+
+
+def note_list_visible(
+    *, user, after: int | None = None, before: int | None = None, limit: int = 50
+) -> list[Note]:
+    """Visible notes: newest first, or oldest first when ``after`` is given (resume order)."""
+    qs: QuerySet[Note] = Note.objects.filter(note_visible_q(user=user)).select_related("actor")
+    if after is not None:
+        return list(qs.filter(id__gt=after).order_by("id")[:limit])
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    return list(qs.order_by("-id")[:limit])
+
+
+def note_last_visible_id(*, user) -> int:
+    """The newest visible note id, 0 when there is none."""
+    return Note.objects.filter(note_visible_q(user=user)).aggregate(m=Max("id"))["m"] or 0
+
+
+def note_last_id() -> int:
+    """The newest note id of all, 0 when there is none."""
+    return Note.objects.aggregate(m=Max("id"))["m"] or 0
+
+
+def note_read_upto(*, user) -> int:
+    """The user's read watermark; before any read action, the newest note older than the account."""
+    state = NoteReadState.objects.filter(user_id=user.pk).values_list("read_upto", flat=True)
+    for read_upto in state:
+        return read_upto
+    return note_join_baseline(user=user)
+
+
+def note_join_baseline(*, user) -> int:
+    """The newest note created before the user joined: those start out read."""
+    joined = getattr(user, "date_joined", None)
+    if joined is None:
+        return 0
+    return Note.objects.filter(created__lt=joined).aggregate(m=Max("id"))["m"] or 0
+
+
+def note_unread_count(*, user) -> int:
+    if user is None or not user.is_authenticated:
+        return 0
+    upto = note_read_upto(user=user)
+    visible = Note.objects.filter(note_visible_q(user=user), id__gt=upto).count()
+    read = NoteRead.objects.filter(user_id=user.pk, note_id__gt=upto).count()
+    return visible - read
+
+
+def note_read_ids(*, user, notes: Iterable[Note]) -> set[int]:
+    """Which of ``notes`` the user has read (for the ``read`` field of each note)."""
+    notes = list(notes)
+    if user is None or not user.is_authenticated or not notes:
+        return set()
+    upto = note_read_upto(user=user)
+    above = [n.id for n in notes if n.id > upto]
+    read = {n.id for n in notes if n.id <= upto}
+    if above:
+        read.update(
+            NoteRead.objects.filter(user_id=user.pk, note_id__in=above).values_list(
+                "note_id", flat=True
+            )
+        )
+    return read

@@ -1,0 +1,56 @@
+"""The one wire shape of a note, shared by the JSON API and the WebSocket.
+
+A note travels in two steps: :func:`note_payload` turns a row into plain,
+language-neutral data (what crosses the channel layer), and :func:`note_wire`
+renders that data for one reader: the title in the active language and the
+reader's ``read`` flag.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from django.utils.translation import gettext
+
+from note.models import Note
+
+
+def note_payload(note: Note) -> dict[str, Any]:
+    created = note.created.astimezone(UTC).isoformat(timespec="milliseconds")
+    return {
+        "id": note.id,
+        "kind": note.kind,
+        "title": note.title,
+        "title_template": note.title_template,
+        "title_params": note.title_params,
+        "content": note.content,
+        "url": note.url,
+        "actor": note.actor.get_username() if note.actor_id else None,
+        "recipient_id": note.recipient_id,
+        "created": created.replace("+00:00", "Z"),
+    }
+
+
+def note_wire(payload: dict[str, Any], *, read: bool) -> dict[str, Any]:
+    title = payload["title"]
+    if payload["title_template"]:
+        try:
+            title = gettext(payload["title_template"]) % payload["title_params"]
+        except (KeyError, TypeError, ValueError):
+            pass  # a broken translation must not hide the note: keep the stored title
+    return {
+        "id": payload["id"],
+        "kind": payload["kind"],
+        "title": title,
+        "content": payload["content"],
+        "url": payload["url"],
+        "actor": payload["actor"],
+        "public": payload["recipient_id"] is None,
+        "created": payload["created"],
+        "read": read,
+    }
+
+
+def notes_wire(notes: list[Note], *, read_ids: set[int]) -> list[dict[str, Any]]:
+    return [note_wire(note_payload(n), read=n.id in read_ids) for n in notes]

@@ -1,0 +1,155 @@
+"""Writes: creating notes and marking them read.
+
+Both register their after-commit effect here, so nothing reaches a socket
+before the row it describes is visible to every other connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import NamedTuple
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from note.models import Note, NoteRead, NoteReadState, NoteSequence
+from note.selectors import note_join_baseline, note_unread_count, note_visible_q
+from realtime import delivery
+
+TITLE_MAX = Note._meta.get_field("title").max_length
+URL_MAX = Note._meta.get_field("url").max_length
+KIND_MAX = Note._meta.get_field("kind").max_length
+
+
+def note_create(
+    *,
+    kind: str,
+    title: str,
+    actor: AbstractBaseUser | None = None,
+    content: str = "",
+    url: str = "",
+    recipients: Iterable[AbstractBaseUser] | AbstractBaseUser | None = None,
+    title_template: str = "",
+    title_params: dict | None = None,
+) -> list[Note]:
+    """Store one public note (``recipients=None``) or one note per recipient.
+
+    Ids come from :class:`~note.models.NoteSequence` inside this transaction
+    (commit order, no holes). The notes are handed to the channel layer only
+    after the outermost transaction commits; a rollback sends nothing.
+    """
+    if not title:
+        raise ValueError("a note needs a title")
+    targets = [None] if recipients is None else _unique_users(recipients)
+    if not targets:
+        return []
+    with transaction.atomic():
+        first_id = _reserve_ids(len(targets))
+        now = timezone.now()  # taken under the sequence lock, so it follows id order too
+        notes = [
+            Note(
+                id=first_id + i,
+                kind=kind[:KIND_MAX],
+                actor=actor if actor is not None and actor.pk else None,
+                recipient=recipient,
+                title=_clip(title, TITLE_MAX),
+                title_template=title_template,
+                title_params=title_params or {},
+                content=content or "",
+                url=(url or "")[:URL_MAX],
+                created=now,
+            )
+            for i, recipient in enumerate(targets)
+        ]
+        Note.objects.bulk_create(notes)
+        transaction.on_commit(partial(delivery.publish_notes, notes))
+    return notes
+
+
+class MarkReadResult(NamedTuple):
+    unread: int
+    changed: bool
+
+
+def note_mark_read(
+    *, user, ids: Iterable[int] = (), all: bool = False, origin: str | None = None
+) -> MarkReadResult:
+    """Mark some of the user's visible notes (or all of them) read.
+
+    Ids that are not visible to the user are ignored. When the unread count
+    changes, every open connection of the user is told after commit, except
+    ``origin`` (the connection that asked, which answers for itself).
+    """
+    with transaction.atomic():
+        before = note_unread_count(user=user)
+        state = _read_state_for_update(user)
+        visible = Note.objects.filter(note_visible_q(user=user))
+        if all:
+            newest = visible.aggregate(m=Max("id"))["m"] or 0
+            if newest > state.read_upto:
+                state.read_upto = newest
+                state.save(update_fields=["read_upto"])
+            NoteRead.objects.filter(user_id=user.pk, note_id__lte=state.read_upto).delete()
+        else:
+            wanted = visible.filter(id__in=set(ids), id__gt=state.read_upto)
+            NoteRead.objects.bulk_create(
+                [NoteRead(user_id=user.pk, note_id=i) for i in wanted.values_list("id", flat=True)],
+                ignore_conflicts=True,
+            )
+        after = note_unread_count(user=user)
+        if after != before:
+            transaction.on_commit(
+                partial(delivery.publish_unread, user_id=user.pk, count=after, origin=origin)
+            )
+    return MarkReadResult(unread=after, changed=after != before)
+
+
+def _reserve_ids(count: int) -> int:
+    """Take ``count`` ids from the sequence row (locked until this transaction ends)."""
+    updated = NoteSequence.objects.filter(pk=1).update(last_id=F("last_id") + count)
+    if not updated:
+        _create_sequence_row()
+        return _reserve_ids(count)
+    last_id = NoteSequence.objects.values_list("last_id", flat=True).get(pk=1)
+    return last_id - count + 1
+
+
+def _create_sequence_row() -> None:
+    """The migration creates the row; a flushed test database may have lost it."""
+    start = Note.objects.aggregate(m=Max("id"))["m"] or 0
+    try:
+        with transaction.atomic():
+            NoteSequence.objects.get_or_create(pk=1, defaults={"last_id": start})
+    except IntegrityError:
+        pass  # another transaction created it first
+
+
+def _read_state_for_update(user) -> NoteReadState:
+    state = NoteReadState.objects.select_for_update().filter(user_id=user.pk).first()
+    if state is None:
+        try:
+            with transaction.atomic():
+                state = NoteReadState.objects.create(
+                    user_id=user.pk, read_upto=note_join_baseline(user=user)
+                )
+        except IntegrityError:
+            state = NoteReadState.objects.select_for_update().get(user_id=user.pk)
+    return state
+
+
+def _unique_users(recipients) -> list:
+    if isinstance(recipients, AbstractBaseUser):
+        recipients = [recipients]
+    seen: dict[int, AbstractBaseUser] = {}
+    for user in recipients:
+        if user is not None and user.pk is not None:
+            seen.setdefault(user.pk, user)
+    return list(seen.values())
+
+
+def _clip(text: str, limit: int) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

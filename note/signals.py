@@ -1,0 +1,20 @@
+"""``notify``: the one signal any app sends to put a notice in the inbox.
+
+The fixed format (keyword arguments), as in the seed post's design:
+
+- ``actor``: the user who did it, or ``None`` for the system;
+- ``title``: one line, plain text (a lazy translation is fine);
+- ``content``: plain text, may be empty;
+- ``url``: where the notice leads, may be empty;
+- ``kind``: a dotted name that clients can filter on, e.g. ``"news.published"``;
+- ``recipients``: ``None`` for a public note, or an iterable of users, one
+  private note each.
+
+``sender`` is the class of whatever caused it (``News``, ``User``...), so a
+receiver can filter with ``notify.connect(fn, sender=News)``. The receiver in
+``note.receivers`` stores the note(s); after commit they are delivered live.
+"""
+
+from django.dispatch import Signal
+
+notify = Signal()

@@ -1,0 +1,1 @@
+"""The realtime project package: settings, URLs, ASGI routing and WebSocket delivery."""

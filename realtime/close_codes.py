@@ -1,0 +1,52 @@
+"""Make daphne close WebSockets with the codes the contract promises.
+
+Two things in daphne/autobahn stand in the way, and both are mended here,
+once, by ``asgi.py`` before daphne serves anything:
+
+1. daphne hands ``websocket.close`` to autobahn's ``sendClose``, which only takes
+   1000 and 3000-4999 and raises for anything else, so the client would see
+   1011 instead of 1008 (policy), 1009 (too big), 1001 (going away) or 1012
+   (restart). autobahn's ``sendCloseFrame`` sends any code; the server-side
+   codes RFC 6455 defines go through it.
+2. autobahn's factories default to ``failByDrop=True``: a message over the size
+   limit (or a protocol violation) drops the TCP connection without a close
+   frame. We turn that off per connection, so the client gets 1009 (or 1002),
+   and apply our frame limit (``WS_MAX_FRAME_BYTES``) whatever limit daphne was
+   started with, so it is enforced before the message is buffered.
+"""
+
+from __future__ import annotations
+
+SERVER_CODES = frozenset({1000, 1001, 1008, 1009, 1011, 1012, 1013})
+
+
+def install() -> None:
+    from daphne.ws_protocol import WebSocketProtocol
+    from django.conf import settings
+
+    if getattr(WebSocketProtocol, "_realtime_close_codes", False):
+        return
+    original_handle_reply = WebSocketProtocol.handle_reply
+    original_on_connect = WebSocketProtocol.onConnect
+
+    def handle_reply(self, message):
+        if message.get("type") == "websocket.close" and self.state == self.STATE_OPEN:
+            code = message.get("code") or 1000
+            if code in SERVER_CODES:
+                reason = (message.get("reason") or "").encode()[:123]
+                self.sendCloseFrame(code=code, reasonUtf8=reason, isReply=False)
+                return
+        return original_handle_reply(self, message)
+
+    def on_connect(self, request):
+        self.failByDrop = False
+        limit = settings.WS_MAX_FRAME_BYTES
+        for option in ("maxMessagePayloadSize", "maxFramePayloadSize"):
+            current = getattr(self, option, 0)
+            if current == 0 or current > limit:
+                setattr(self, option, limit)
+        return original_on_connect(self, request)
+
+    WebSocketProtocol.handle_reply = handle_reply
+    WebSocketProtocol.onConnect = on_connect
+    WebSocketProtocol._realtime_close_codes = True

@@ -1,0 +1,180 @@
+"""The ``/ws/notes/`` consumer: protocol v1 for one socket.
+
+Live notes come from the process's hub (``realtime.hub``), which calls
+:meth:`NotesConsumer.hub_note`; this consumer has no channel-layer channel
+of its own. On connect it registers with the hub *before* reading the
+database, buffers what the hub brings while it replays, then releases the
+buffer past the last replayed id: a note committed during the replay is
+neither lost nor sent twice, and ids on one socket always increase.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import deque
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from note.selectors import note_last_visible_id, note_list_visible, note_read_ids, note_unread_count
+from note.serializers import note_payload
+from note.services import note_mark_read
+from realtime import protocol
+from realtime.hub import get_hub
+from realtime.languages import scope_language
+from realtime.limits import FloodGuard
+from realtime.stream import session_fingerprint
+
+log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 500
+
+CLOSE_POLICY = 1008  # flooding
+CLOSE_TOO_BIG = 1009
+CLOSE_BAD_REQUEST = 4400
+
+
+class NotesConsumer(AsyncWebsocketConsumer):
+    # No per-connection layer channel: the hub listens once for the whole process.
+    channel_layer_alias = "__no_layer_per_connection__"
+
+    async def connect(self) -> None:
+        user = self.scope["user"]
+        self.user = user if user.is_authenticated else None
+        self.user_id = self.user.pk if self.user else None
+        session = self.scope.get("session")
+        token_auth = self.scope.get("auth_method") == "token"
+        self.session = (
+            None if token_auth or session is None else session_fingerprint(session.session_key)
+        )
+        self.language = scope_language(self.scope)
+        self.conn_id = uuid.uuid4().hex[:12]
+        self.hub = None
+        self.buffer: deque[dict[str, Any]] = deque()
+        self.buffering = True
+        self.last_sent = 0
+        self.guard = FloodGuard(
+            rate=settings.WS_RATE_PER_SECOND,
+            burst=settings.WS_RATE_BURST,
+            strikes=settings.WS_FLOOD_STRIKES,
+        )
+        await self.accept()
+        try:
+            after = protocol.parse_after(self.scope.get("query_string", b""))
+        except protocol.ProtocolError as exc:
+            await self.send(protocol.error(exc.code, exc.message))
+            await self.close(code=CLOSE_BAD_REQUEST, reason=exc.message)
+            return
+        self.hub = await get_hub()
+        self.hub.add(self)  # first, so nothing committed from now on can slip past
+        log.info("ws_connect conn=%s user=%s", self.conn_id, self._who())
+        unread, last_id = await database_sync_to_async(_hello_info)(self.user)
+        await self.send(
+            protocol.hello(
+                user=self.user.get_username() if self.user else None,
+                unread=unread,
+                last_id=last_id,
+            )
+        )
+        self.last_sent = last_id if after is None else after
+        if after is not None:
+            await self._replay(after)
+        await self.send(protocol.synced(last_id=self.last_sent))
+        while self.buffer:
+            await self._send_note(self.buffer.popleft(), None)
+        self.buffering = False  # no await since the buffer was seen empty
+
+    async def disconnect(self, code: int) -> None:
+        if self.hub is not None:
+            self.hub.remove(self)
+        log.info("ws_close conn=%s user=%s code=%s", self.conn_id, self._who(), code)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.WS_MAX_FRAME_BYTES:
+            log.info("ws_limit conn=%s limit=frame_size bytes=%d", self.conn_id, size)
+            await self.close(code=CLOSE_TOO_BIG, reason="frame too big")
+            return
+        if not self.guard.admit():
+            if self.guard.exhausted:
+                log.info("ws_limit conn=%s user=%s limit=flood", self.conn_id, self._who())
+                await self.close(code=CLOSE_POLICY, reason="too many frames")
+            else:
+                await self.send(protocol.error("rate_limited", "slow down"))
+            return
+        if text_data is None:
+            await self.send(protocol.error("bad_request", "binary frames are not supported"))
+            return
+        try:
+            command = protocol.parse_command(text_data)
+        except protocol.ProtocolError as exc:
+            await self.send(protocol.error(exc.code, exc.message))
+            return
+        if isinstance(command, protocol.Ping):
+            await self.send(protocol.pong())
+        elif self.user is None:
+            await self.send(protocol.error("bad_request", "log in to mark notes read"))
+        else:
+            result = await database_sync_to_async(note_mark_read)(
+                user=self.user, ids=command.ids, all=command.all, origin=self.conn_id
+            )
+            if result.changed:
+                await self.send(protocol.unread(count=result.unread))
+
+    # Called by the hub.
+
+    async def hub_note(self, payload: dict[str, Any], frames: dict[str, str] | None) -> None:
+        if self.buffering:
+            self.buffer.append(payload)
+        else:
+            await self._send_note(payload, frames)
+
+    async def hub_unread(self, count: int) -> None:
+        await self.send(protocol.unread(count=count))
+
+    async def hub_close(self, code: int, reason: str) -> None:
+        log.info("ws_server_close conn=%s user=%s code=%d", self.conn_id, self._who(), code)
+        await self.close(code=code, reason=reason)
+
+    # Internals.
+
+    async def _send_note(self, payload: dict[str, Any], frames: dict[str, str] | None) -> None:
+        if payload["id"] <= self.last_sent:
+            return
+        recipient = payload["recipient_id"]
+        if recipient is not None and recipient != self.user_id:
+            return  # the hub routes by recipient; this is the second lock on the door
+        if frames is None:
+            frames = {}
+        text = frames.get(self.language)
+        if text is None:
+            text = frames[self.language] = protocol.note(
+                payload, read=False, language=self.language
+            )
+        self.last_sent = payload["id"]
+        await self.send(text)
+
+    async def _replay(self, after: int) -> None:
+        while True:
+            page = await database_sync_to_async(_replay_page)(self.user, after, REPLAY_PAGE)
+            for payload, read in page:
+                await self.send(protocol.note(payload, read=read, language=self.language))
+                after = self.last_sent = payload["id"]
+            if len(page) < REPLAY_PAGE:
+                return
+
+    def _who(self) -> str:
+        return str(self.user_id) if self.user_id is not None else "anonymous"
+
+
+def _hello_info(user) -> tuple[int, int]:
+    return note_unread_count(user=user), note_last_visible_id(user=user)
+
+
+def _replay_page(user, after: int, limit: int) -> list[tuple[dict[str, Any], bool]]:
+    notes = note_list_visible(user=user, after=after, limit=limit)
+    read = note_read_ids(user=user, notes=notes)
+    return [(note_payload(n), n.id in read) for n in notes]

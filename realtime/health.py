@@ -1,0 +1,47 @@
+"""``GET /healthz``: can this process reach its database and its channel layer?"""
+
+from __future__ import annotations
+
+import asyncio
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+CHECK_TIMEOUT = 2.0
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _check_layer() -> None:
+    if not settings.REDIS_URL:
+        get_channel_layer()  # in-memory: configured is healthy
+        return
+    from redis import asyncio as aioredis
+
+    client = aioredis.from_url(settings.REDIS_URL, socket_connect_timeout=CHECK_TIMEOUT)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {
+        "database": sync_to_async(_check_database, thread_sensitive=True)(),
+        "channel_layer": _check_layer(),
+    }
+    report: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check, CHECK_TIMEOUT)
+            report[name] = "ok"
+        except Exception as exc:
+            report[name] = f"error: {type(exc).__name__}"
+    healthy = all(value == "ok" for value in report.values())
+    return JsonResponse(report, status=200 if healthy else 503)

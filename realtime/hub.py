@@ -1,0 +1,251 @@
+"""The hub: the one listener of the notes stream in each server process.
+
+Consumers never touch the channel layer. Each registers with its process's
+hub (a dict insert, no Redis round trip, so thousands can connect at once),
+and the hub fans every event out to the local sockets: a public note to all,
+a private one to its recipient's connections only, each frame serialized once
+per language. Because note ids are dense and follow commit order, the hub
+delivers them strictly in order and closes any gap from the database:
+
+- a note arriving with id > last + 1: the missing ids are read first;
+- every ``NOTES_CATCH_UP_SECONDS``: anything newer in the database than the
+  last id seen is read (this covers a Redis restart, the pub/sub layer losing
+  what was published while it reconnected, and at-most-once drops);
+- if the database cannot be read three times in a row, every connection is
+  closed with 1012 so that clients resume rather than silently miss notes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any, Protocol
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from realtime import stream
+from realtime.delivery import publisher
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_PAGE = 500
+CATCH_UP_FAILURES_BEFORE_RESTART = 3
+
+
+class Subscriber(Protocol):
+    """What the hub needs of a connection (implemented by ``NotesConsumer``)."""
+
+    conn_id: str
+    user_id: int | None
+    session: str | None
+
+    async def hub_note(self, payload: dict[str, Any], frames: dict[str, str]) -> None: ...
+    async def hub_unread(self, count: int) -> None: ...
+    async def hub_close(self, code: int, reason: str) -> None: ...
+
+
+class Hub:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.connections: set[Subscriber] = set()
+        self.by_user: dict[int, set[Subscriber]] = {}
+        self.last_id = 0
+        self.layer_errors = 0
+        self.caught_up = 0
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
+        self._subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        self.last_id = await database_sync_to_async(_last_note_id)()
+        publisher.bind(self.loop)
+        self._tasks = [
+            self.loop.create_task(self._listen(), name="hub-listen"),
+            self.loop.create_task(self._watch(), name="hub-watch"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    @property
+    def subscribed(self) -> bool:
+        """Has the hub joined the stream group (and not lost it since)?"""
+        return self._subscribed.is_set()
+
+    # Registration: called by consumers, never awaits.
+
+    def add(self, conn: Subscriber) -> None:
+        self.connections.add(conn)
+        if conn.user_id is not None:
+            self.by_user.setdefault(conn.user_id, set()).add(conn)
+
+    def remove(self, conn: Subscriber) -> None:
+        self.connections.discard(conn)
+        if conn.user_id is not None:
+            peers = self.by_user.get(conn.user_id)
+            if peers is not None:
+                peers.discard(conn)
+                if not peers:
+                    del self.by_user[conn.user_id]
+
+    # Events.
+
+    async def handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == stream.NOTE:
+            await self._on_note(event["note"])
+        elif kind == stream.UNREAD:
+            for conn in tuple(self.by_user.get(event["user_id"], ())):
+                if conn.conn_id != event.get("origin"):
+                    await conn.hub_unread(event["count"])
+        elif kind == stream.LOGOUT:
+            for conn in tuple(self.connections):
+                if conn.session is not None and conn.session == event["session"]:
+                    await conn.hub_close(1000, "logged out")
+        else:
+            log.warning("stream_unknown_event type=%r", kind)
+
+    async def catch_up(self) -> None:
+        """Deliver whatever the database has beyond the last id seen."""
+        async with self._lock:
+            await self._catch_up_locked(upto=None)
+
+    async def _on_note(self, payload: dict[str, Any]) -> None:
+        async with self._lock:
+            note_id = payload["id"]
+            if note_id <= self.last_id:
+                return  # already delivered (by a catch-up, or a duplicate)
+            if note_id > self.last_id + 1:
+                await self._catch_up_locked(upto=note_id - 1)
+            await self._deliver(payload)
+            self.last_id = note_id
+
+    async def _catch_up_locked(self, *, upto: int | None) -> None:
+        while True:
+            payloads, newest = await database_sync_to_async(_notes_after)(
+                self.last_id, upto, CATCH_UP_PAGE
+            )
+            if newest < self.last_id:
+                # The notes table went backwards (a flushed test database): follow it.
+                log.warning("notes_sequence_reset last_id=%d newest=%d", self.last_id, newest)
+                self.last_id = newest
+                return
+            for payload in payloads:
+                await self._deliver(payload)
+                self.last_id = payload["id"]
+            self.caught_up += len(payloads)
+            if len(payloads) < CATCH_UP_PAGE:
+                if upto is not None:
+                    self.last_id = max(self.last_id, upto)  # ids not found were deleted
+                return
+
+    async def _deliver(self, payload: dict[str, Any]) -> None:
+        recipient = payload["recipient_id"]
+        targets = self.connections if recipient is None else self.by_user.get(recipient)
+        if not targets:
+            return
+        frames: dict[str, str] = {}  # one serialization per language, shared by all sockets
+        for conn in tuple(targets):
+            await conn.hub_note(payload, frames)
+
+    async def close_all(self, code: int, reason: str) -> None:
+        for conn in tuple(self.connections):
+            await conn.hub_close(code, reason)
+
+    # Background tasks.
+
+    async def _listen(self) -> None:
+        layer = get_channel_layer()
+        channel: str | None = None
+        backoff = 0.5
+        while True:
+            try:
+                if channel is None:
+                    channel = await layer.new_channel("hub.")
+                    await layer.group_add(stream.GROUP, channel)
+                    self._subscribed.set()
+                    log.info("hub_subscribed channel=%s", channel)
+                event = await layer.receive(channel)
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.layer_errors += 1
+                self._subscribed.clear()
+                log.warning("layer_receive_failed error=%r retry_in=%.1fs", exc, backoff)
+                channel = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            try:
+                await self.handle(event)
+            except Exception:
+                log.exception("hub_event_failed type=%r", event.get("type"))
+
+    async def _watch(self) -> None:
+        failures = 0
+        while True:
+            await asyncio.sleep(settings.NOTES_CATCH_UP_SECONDS)
+            try:
+                await self.catch_up()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.warning("catch_up_failed error=%r failures=%d", exc, failures)
+                if failures >= CATCH_UP_FAILURES_BEFORE_RESTART:
+                    await self.close_all(1012, "catching up failed; resume")
+                    failures = 0
+
+
+def _last_note_id() -> int:
+    from note.selectors import note_last_id
+
+    return note_last_id()
+
+
+def _notes_after(after: int, upto: int | None, limit: int) -> tuple[list[dict], int]:
+    """Payloads of every note (any recipient) with after < id <= upto, oldest first."""
+    from note.models import Note
+    from note.selectors import note_last_id
+    from note.serializers import note_payload
+
+    newest = note_last_id()
+    if newest <= after:
+        return [], newest
+    notes = Note.objects.filter(id__gt=after).select_related("actor").order_by("id")
+    if upto is not None:
+        notes = notes.filter(id__lte=upto)
+    return [note_payload(n) for n in notes[:limit]], newest
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Hub]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def get_hub() -> Hub:
+    """The hub of the running event loop, started on first use."""
+    loop = asyncio.get_running_loop()
+    starting = _hubs.get(loop)
+    if starting is None or (starting.done() and starting.exception() is not None):
+        starting = _hubs[loop] = loop.create_task(_start_hub(loop))
+    return await asyncio.shield(starting)
+
+
+async def _start_hub(loop: asyncio.AbstractEventLoop) -> Hub:
+    hub = Hub(loop)
+    await hub.start()
+    return hub
+
+
+async def stop_hub() -> None:
+    """Stop this loop's hub (tests, shutdown)."""
+    starting = _hubs.pop(asyncio.get_running_loop(), None)
+    if starting is not None and starting.done() and starting.exception() is None:
+        await starting.result().stop()

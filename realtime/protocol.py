@@ -1,0 +1,122 @@
+"""WebSocket protocol v1: the frames we send and the commands we accept.
+
+``docs/protocol.md`` is the reader's version of this module. Frames are built
+as text here and nowhere else; the consumer only decides when to send them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import translation
+
+from note.serializers import note_wire
+
+PROTOCOL_VERSION = 1
+MAX_MARK_READ_IDS = 1000
+MAX_NOTE_ID = 2**63 - 1
+
+
+class ProtocolError(Exception):
+    """Bad input from a client; answered with an ``error`` frame, never fatal."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True)
+class MarkRead:
+    ids: tuple[int, ...] = ()
+    all: bool = False
+
+
+def parse_command(text: str) -> Ping | MarkRead:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("bad_json", "frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_request", "frame must be a JSON object")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("bad_request", "frame needs a string 'type'")
+    if kind == "ping":
+        return Ping()
+    if kind == "mark_read":
+        if data.get("all") is True:
+            return MarkRead(all=True)
+        ids = data.get("ids")
+        if not isinstance(ids, list) or not all(_is_note_id(i) for i in ids):
+            raise ProtocolError(
+                "bad_request", "mark_read needs 'ids': a list of note ids, or 'all': true"
+            )
+        if len(ids) > MAX_MARK_READ_IDS:
+            raise ProtocolError("bad_request", f"mark_read takes at most {MAX_MARK_READ_IDS} ids")
+        return MarkRead(ids=tuple(ids))
+    raise ProtocolError("unknown_type", f"unknown frame type {kind[:40]!r}")
+
+
+def parse_after(query_string: bytes) -> int | None:
+    """The ``?after=<id>`` resume point, or None. Raises ProtocolError when malformed."""
+    from urllib.parse import parse_qs
+
+    try:
+        values = parse_qs(query_string.decode("latin-1"), strict_parsing=False).get("after")
+    except ValueError:
+        values = None
+    if not values:
+        return None
+    raw = values[-1]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_NOTE_ID:
+        raise ProtocolError("bad_request", "'after' must be a non-negative note id")
+    return int(raw)
+
+
+def _is_note_id(value: Any) -> bool:
+    return type(value) is int and 0 < value <= MAX_NOTE_ID
+
+
+def _dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def hello(*, user: str | None, unread: int, last_id: int) -> str:
+    return _dumps(
+        {
+            "type": "hello",
+            "protocol": PROTOCOL_VERSION,
+            "user": user,
+            "unread": unread,
+            "last_id": last_id,
+        }
+    )
+
+
+def note(payload: dict[str, Any], *, read: bool, language: str) -> str:
+    with translation.override(language):
+        return _dumps({"type": "note", "note": note_wire(payload, read=read)})
+
+
+def synced(*, last_id: int) -> str:
+    return _dumps({"type": "synced", "last_id": last_id})
+
+
+def unread(*, count: int) -> str:
+    return _dumps({"type": "unread", "count": count})
+
+
+def pong() -> str:
+    return _dumps({"type": "pong"})
+
+
+def error(code: str, message: str) -> str:
+    return _dumps({"type": "error", "code": code, "message": message})

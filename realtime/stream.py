@@ -1,0 +1,40 @@
+"""The notes stream: the one channel-layer group every server process listens to.
+
+Every event crosses the layer once per process, already in its final data
+form, and is fanned out to sockets inside the process by :mod:`realtime.hub`.
+One stream (rather than a group per user) is what lets each process see every
+note id in order and notice a gap: ids are dense (see ``note.models.NoteSequence``),
+so note N arriving after note N-2 means N-1 was lost and must be read from the
+database. A private note still only ever reaches its recipient's sockets: the
+hub routes it by ``recipient_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+GROUP = "notes"
+
+NOTE = "notes.note"
+UNREAD = "notes.unread"
+LOGOUT = "notes.logout"
+
+
+def note_event(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"type": NOTE, "note": payload}
+
+
+def unread_event(*, user_id: int, count: int, origin: str | None = None) -> dict[str, Any]:
+    return {"type": UNREAD, "user_id": user_id, "count": count, "origin": origin}
+
+
+def logout_event(*, session_key: str) -> dict[str, Any]:
+    return {"type": LOGOUT, "session": session_fingerprint(session_key)}
+
+
+def session_fingerprint(session_key: str | None) -> str | None:
+    """Sessions are named by a hash on the layer and in logs, never by their key."""
+    if not session_key:
+        return None
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32]
