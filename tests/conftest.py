@@ -1,0 +1,61 @@
+"""Fixtures shared by the whole suite.
+
+Real parts only: the test database (SQLite file, or PostgreSQL via
+``DATABASE_URL``), the machine's Redis (``TEST_REDIS_URL``, default
+127.0.0.1:6379) under a private key prefix, private ``redis-server``
+processes for anything that stops Redis, and real ``daphne`` processes on
+free ports. Under ``CI=true`` a missing Redis, PostgreSQL or Chromium fails
+the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from tests.support.services import missing, redis_available
+
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The shared Redis; tests keep to their own channel-layer prefix on it."""
+    if not redis_available(TEST_REDIS_URL):
+        missing(f"Redis is not reachable at {TEST_REDIS_URL}")
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def layer_prefix() -> str:
+    return f"rt-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_publisher():
+    """Each test starts with a publisher bound to no event loop (tests open and close loops)."""
+    from realtime.delivery import publisher
+
+    publisher.flush(timeout=2)
+    yield
+    publisher.flush(timeout=2)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker):
+    """Always create the test database.
+
+    pytest-django only creates it when a collected test carries ``django_db``;
+    end-to-end modules use committed data instead (``e2e_db``) and would
+    otherwise run against the real database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=0)
