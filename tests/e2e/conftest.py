@@ -25,7 +25,10 @@ def e2e_db(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="module")
 def start_server(e2e_db):
-    """Factory: ``start_server(redis_url=None, **env)`` -> a running DaphneServer, stopped at the end."""
+    """Factory: ``start_server(redis_url=None, **env)`` -> a running DaphneServer.
+
+    Every server it started is stopped when the module ends.
+    """
     servers: list[DaphneServer] = []
     prefix = f"rt-e2e-{uuid.uuid4().hex[:8]}"
 

@@ -66,5 +66,5 @@ async def quiet(ws, seconds: float) -> list[dict]:
     try:
         while True:
             frames.append(await recv(ws, seconds))
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return frames
