@@ -87,10 +87,10 @@ class Publisher:
         self._queue.put_nowait(event)
 
     async def _send_forever(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        layer = get_channel_layer()
         while True:
             event = await queue.get()
             try:
+                layer = get_channel_layer()  # looked up each time: tests swap layers
                 await asyncio.wait_for(layer.group_send(stream.GROUP, event), SEND_TIMEOUT)
             except Exception as exc:
                 dropped = 0

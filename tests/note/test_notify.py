@@ -1,0 +1,120 @@
+"""``note.signals.notify``: the fixed format, public vs addressed notes."""
+
+import pytest
+
+from news.models import News
+from note.models import Note
+from note.signals import notify
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def users(django_user_model):
+    return [django_user_model.objects.create_user(n) for n in ("alice", "bob", "carol")]
+
+
+def test_notify_public_stores_one_public_note(users):
+    alice = users[0]
+    notify.send(
+        sender=News,
+        actor=alice,
+        title="Maintenance tonight",
+        content="22:00 UTC",
+        url="/status/",
+        kind="site.maintenance",
+        recipients=None,
+    )
+    note = Note.objects.get()
+    assert (note.public, note.actor, note.kind) == (True, alice, "site.maintenance")
+    assert (note.title, note.content, note.url) == ("Maintenance tonight", "22:00 UTC", "/status/")
+
+
+def test_notify_addressed_stores_one_private_note_per_recipient(users):
+    alice, bob, carol = users
+    notify.send(
+        sender=News,
+        actor=alice,
+        title="Hi",
+        content="",
+        url="",
+        kind="user.dm",
+        recipients=[bob, carol, bob],
+    )
+    notes = Note.objects.order_by("id")
+    assert [n.recipient for n in notes] == [bob, carol]
+    assert all(not n.public for n in notes)
+    assert [n.id for n in notes] == [notes[0].id, notes[0].id + 1]
+
+
+def test_notify_to_nobody_stores_nothing(users):
+    notify.send(
+        sender=News, actor=None, title="Nobody", content="", url="", kind="x", recipients=[]
+    )
+    assert Note.objects.count() == 0
+
+
+def test_notify_accepts_a_lazy_title_and_no_actor(users):
+    from django.utils.translation import gettext_lazy
+
+    notify.send(
+        sender=News,
+        actor=None,
+        title=gettext_lazy("Welcome"),
+        content="",
+        url="",
+        kind="system",
+        recipients=[users[1]],
+    )
+    note = Note.objects.get()
+    assert note.title == "Welcome" and note.actor is None
+
+
+def test_receivers_can_filter_by_sender(users):
+    from django.contrib.auth.models import User
+
+    from_news = []
+    notify.connect(
+        lambda sender, **kw: from_news.append(kw["title"]),
+        sender=News,
+        weak=False,
+        dispatch_uid="test-filter",
+    )
+    try:
+        notify.send(
+            sender=User,
+            actor=None,
+            title="from users",
+            content="",
+            url="",
+            kind="x",
+            recipients=None,
+        )
+        notify.send(
+            sender=News,
+            actor=None,
+            title="from news",
+            content="",
+            url="",
+            kind="x",
+            recipients=None,
+        )
+    finally:
+        notify.disconnect(dispatch_uid="test-filter", sender=News)
+    assert from_news == ["from news"]
+    assert Note.objects.count() == 2
+
+
+def test_overlong_fields_are_clipped_not_rejected(users):
+    notify.send(
+        sender=News,
+        actor=None,
+        title="t" * 2000,
+        content="c" * 10_000,
+        url="/" + "u" * 2000,
+        kind="k" * 200,
+        recipients=None,
+    )
+    note = Note.objects.get()
+    assert len(note.title) == 500 and note.title.endswith("…")
+    assert len(note.content) == 10_000

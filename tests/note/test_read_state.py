@@ -1,0 +1,74 @@
+"""Read state per user: a watermark plus single reads, never a row per user per public note."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from note.models import NoteRead, NoteReadState
+from note.selectors import note_list_visible, note_read_ids, note_unread_count
+from note.services import note_create, note_mark_read
+
+pytestmark = pytest.mark.django_db
+
+
+def test_public_notes_older_than_the_account_are_not_unread(django_user_model):
+    from note.models import Note
+
+    old = note_create(kind="t", title="before you came")[0]
+    Note.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(days=1))
+    alice = django_user_model.objects.create_user("alice")
+    new = note_create(kind="t", title="after you came")[0]
+    assert note_unread_count(user=alice) == 1
+    assert note_read_ids(user=alice, notes=[old, new]) == {old.id}
+
+
+def test_unread_counts_are_per_user(django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    bob = django_user_model.objects.create_user("bob")
+    alice.date_joined = bob.date_joined = timezone.now() - timedelta(days=1)
+    alice.save(), bob.save()
+    notes = [note_create(kind="t", title=f"n{i}")[0] for i in range(3)]
+    note_create(kind="t", title="to bob", recipients=[bob])
+
+    result = note_mark_read(user=alice, ids=[notes[0].id])
+    assert result == (2, True)
+    assert note_unread_count(user=alice) == 2
+    assert note_unread_count(user=bob) == 4
+
+
+def test_mark_read_ignores_ids_that_are_not_the_callers(django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    bob = django_user_model.objects.create_user("bob")
+    to_bob = note_create(kind="t", title="to bob", recipients=[bob])[0]
+    result = note_mark_read(user=alice, ids=[to_bob.id, 999_999])
+    assert result.changed is False
+    assert NoteRead.objects.count() == 0
+    assert note_unread_count(user=bob) == 1
+
+
+def test_mark_all_read_is_one_watermark_row(django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    alice.date_joined = timezone.now() - timedelta(days=1)
+    alice.save()
+    for i in range(50):
+        note_create(kind="t", title=f"n{i}")
+    note_mark_read(user=alice, ids=[note_list_visible(user=alice, limit=1)[0].id])
+    assert NoteRead.objects.count() == 1
+
+    assert note_mark_read(user=alice, all=True) == (0, True)
+    assert NoteReadState.objects.count() == 1
+    assert NoteRead.objects.count() == 0
+    newer = note_create(kind="t", title="newer")[0]
+    assert note_unread_count(user=alice) == 1
+    assert newer.id not in note_read_ids(user=alice, notes=[newer])
+
+
+def test_marking_twice_changes_nothing_the_second_time(django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    alice.date_joined = timezone.now() - timedelta(days=1)
+    alice.save()
+    note = note_create(kind="t", title="n")[0]
+    assert note_mark_read(user=alice, ids=[note.id]) == (0, True)
+    assert note_mark_read(user=alice, ids=[note.id]) == (0, False)
+    assert note_mark_read(user=alice, all=True) == (0, False)

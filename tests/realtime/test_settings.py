@@ -1,0 +1,76 @@
+"""Settings come from the environment only, with safe defaults."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings_in_subprocess(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "REDIS_URL", "DATABASE_URL"))
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings; {code}",
+        ],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "realtime.settings", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_the_dev_secret_key():
+    result = settings_in_subprocess({"DJANGO_DEBUG": "0"}, "print('started')")
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert "DJANGO_SECRET_KEY" in result.stderr and "refusing to start" in result.stderr
+
+
+def test_production_starts_with_a_real_secret():
+    result = settings_in_subprocess(
+        {
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "DJANGO_ALLOWED_HOSTS": "a.example,b.example",
+        },
+        "print(settings.DEBUG, settings.ALLOWED_HOSTS)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False ['a.example', 'b.example']"
+
+
+def test_defaults_are_sqlite_and_the_in_memory_layer():
+    result = settings_in_subprocess(
+        {},
+        "print(settings.DATABASES['default']['ENGINE'], settings.CHANNEL_LAYERS['default']['BACKEND'], settings.DATABASES['default']['CONN_MAX_AGE'])",
+    )
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "channels.layers.InMemoryChannelLayer",
+        "0",
+    ]
+
+
+def test_database_url_and_redis_url_are_used():
+    result = settings_in_subprocess(
+        {
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+        },
+        "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME'], settings.CHANNEL_LAYERS['default']['BACKEND'], settings.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0])",
+    )
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "test",
+        "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "redis://127.0.0.1:6379/0",
+    ]
