@@ -51,7 +51,8 @@ def test_production_starts_with_a_real_secret():
 def test_defaults_are_sqlite_and_the_in_memory_layer():
     result = settings_in_subprocess(
         {},
-        "print(settings.DATABASES['default']['ENGINE'], settings.CHANNEL_LAYERS['default']['BACKEND'], settings.DATABASES['default']['CONN_MAX_AGE'])",
+        "db = settings.DATABASES['default']; layer = settings.CHANNEL_LAYERS['default']; "
+        "print(db['ENGINE'], layer['BACKEND'], db['CONN_MAX_AGE'])",
     )
     assert result.stdout.split() == [
         "django.db.backends.sqlite3",
@@ -66,7 +67,8 @@ def test_database_url_and_redis_url_are_used():
             "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
             "REDIS_URL": "redis://127.0.0.1:6379/0",
         },
-        "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME'], settings.CHANNEL_LAYERS['default']['BACKEND'], settings.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0])",
+        "db = settings.DATABASES['default']; layer = settings.CHANNEL_LAYERS['default']; "
+        "print(db['ENGINE'], db['NAME'], layer['BACKEND'], layer['CONFIG']['hosts'][0])",
     )
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
