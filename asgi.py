@@ -9,7 +9,6 @@ from django.core.asgi import get_asgi_application
 # Django first: it sets up apps before anything imports models.
 django_application = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
@@ -27,7 +26,7 @@ http_application = ASGIStaticFilesHandler(django_application)
 router = ProtocolTypeRouter(
     {
         "http": http_application,
-        "websocket": AuthMiddlewareStack(WebSocketGate(URLRouter(websocket_urlpatterns))),
+        "websocket": WebSocketGate(URLRouter(websocket_urlpatterns)),
     }
 )
 

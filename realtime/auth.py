@@ -13,34 +13,42 @@ from __future__ import annotations
 
 import logging
 
-from channels.db import database_sync_to_async
+from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
 
+from realtime.db import run_in_db_thread
 from realtime.tokens import bearer_token, token_user
 
 log = logging.getLogger(__name__)
 
 
 class WebSocketGate:
-    """ASGI middleware; sits inside ``AuthMiddlewareStack`` so it can replace the session user."""
+    """ASGI middleware in front of the WebSocket router.
+
+    Token handshakes skip the session stack entirely (one database lookup, no
+    session or auth middleware); browser handshakes go through Channels'
+    ``AuthMiddlewareStack`` behind the origin check.
+    """
 
     def __init__(self, inner) -> None:
         self.inner = inner
-        self.with_origin_check = AllowedHostsOriginValidator(inner)
+        self.with_token = AllowedHostsOriginValidator(inner)
+        self.with_session = AllowedHostsOriginValidator(AuthMiddlewareStack(inner))
 
     async def __call__(self, scope, receive, send):
         headers = dict(scope.get("headers", ()))
         raw = headers.get(b"authorization")
         token = bearer_token(raw.decode("latin-1")) if raw is not None else None
-        if token is not None:
-            user = await database_sync_to_async(token_user)(token) if token else None
-            if user is None:
-                log.info("ws_auth_failed reason=bad_token path=%s", scope.get("path"))
-                return await WebsocketDenier()(scope, receive, send)
-            scope = dict(scope, user=user, auth_method="token")
+        if token is None:
             if b"origin" not in headers:
-                return await self.inner(scope, receive, send)
-        elif b"origin" not in headers:
-            log.info("ws_auth_failed reason=no_origin_no_token path=%s", scope.get("path"))
+                log.info("ws_auth_failed reason=no_origin_no_token path=%s", scope.get("path"))
+                return await WebsocketDenier()(scope, receive, send)
+            return await self.with_session(scope, receive, send)
+        user = await run_in_db_thread(token_user)(token) if token else None
+        if user is None:
+            log.info("ws_auth_failed reason=bad_token path=%s", scope.get("path"))
             return await WebsocketDenier()(scope, receive, send)
-        return await self.with_origin_check(scope, receive, send)
+        scope = dict(scope, user=user, auth_method="token")
+        if b"origin" not in headers:
+            return await self.inner(scope, receive, send)
+        return await self.with_token(scope, receive, send)

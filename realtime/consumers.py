@@ -15,7 +15,6 @@ import uuid
 from collections import deque
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -23,6 +22,7 @@ from note.selectors import note_last_visible_id, note_list_visible, note_read_id
 from note.serializers import note_payload
 from note.services import note_mark_read
 from realtime import protocol
+from realtime.db import run_in_db_thread
 from realtime.hub import get_hub
 from realtime.languages import scope_language
 from realtime.limits import FloodGuard
@@ -71,7 +71,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.hub = await get_hub()
         self.hub.add(self)  # first, so nothing committed from now on can slip past
         log.info("ws_connect conn=%s user=%s", self.conn_id, self._who())
-        unread, last_id = await database_sync_to_async(_hello_info)(self.user)
+        unread, last_id = await run_in_db_thread(_hello_info)(self.user)
         await self.send(
             protocol.hello(
                 user=self.user.get_username() if self.user else None,
@@ -118,7 +118,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         elif self.user is None:
             await self.send(protocol.error("bad_request", "log in to mark notes read"))
         else:
-            result = await database_sync_to_async(note_mark_read)(
+            result = await run_in_db_thread(note_mark_read)(
                 user=self.user, ids=command.ids, all=command.all, origin=self.conn_id
             )
             if result.changed:
@@ -159,7 +159,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     async def _replay(self, after: int) -> None:
         while True:
-            page = await database_sync_to_async(_replay_page)(self.user, after, REPLAY_PAGE)
+            page = await run_in_db_thread(_replay_page)(self.user, after, REPLAY_PAGE)
             for payload, read in page:
                 await self.send(protocol.note(payload, read=read, language=self.language))
                 after = self.last_sent = payload["id"]

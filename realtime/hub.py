@@ -22,11 +22,11 @@ import logging
 import weakref
 from typing import Any, Protocol
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import stream
+from realtime.db import run_in_db_thread
 from realtime.delivery import publisher
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Hub:
         self._subscribed = asyncio.Event()
 
     async def start(self) -> None:
-        self.last_id = await database_sync_to_async(_last_note_id)()
+        self.last_id = await run_in_db_thread(_last_note_id)()
         publisher.bind(self.loop)
         self._tasks = [
             self.loop.create_task(self._listen(), name="hub-listen"),
@@ -128,7 +128,7 @@ class Hub:
 
     async def _catch_up_locked(self, *, upto: int | None) -> None:
         while True:
-            payloads, newest = await database_sync_to_async(_notes_after)(
+            payloads, newest = await run_in_db_thread(_notes_after)(
                 self.last_id, upto, CATCH_UP_PAGE
             )
             if newest < self.last_id:

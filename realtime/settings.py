@@ -110,6 +110,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": os.environ.get("SQLITE_TEST_NAME") or str(BASE_DIR / ".test-db.sqlite3")
     }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Pooled connections (Django 5.1+, psycopg_pool): CONN_MAX_AGE must stay 0
+    # under ASGI, and without a pool every request would open a new backend.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "20")),
+        "timeout": 10,
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
@@ -169,6 +178,8 @@ WS_MAX_FRAME_BYTES = 64 * 1024
 WS_RATE_PER_SECOND = float(os.environ.get("WS_RATE_PER_SECOND", "20"))
 WS_RATE_BURST = int(os.environ.get("WS_RATE_BURST", "40"))
 WS_FLOOD_STRIKES = int(os.environ.get("WS_FLOOD_STRIKES", "20"))
+# Threads that run the socket side's database work (realtime/db.py).
+WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "8"))
 
 # How often each server process checks the database for notes the channel layer
 # did not bring (a Redis restart, a dropped message): the safety net of "nothing lost".
