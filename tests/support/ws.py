@@ -23,8 +23,9 @@ async def connect(
         extra["Authorization"] = f"Bearer {token}"
     if after is not None:
         url = f"{url}?after={after}"
+    kwargs.setdefault("open_timeout", 10)
     return await websockets.connect(
-        url, additional_headers=extra, origin=origin, open_timeout=10, max_size=2**22, **kwargs
+        url, additional_headers=extra, origin=origin, max_size=2**22, **kwargs
     )
 
 
