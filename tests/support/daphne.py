@@ -85,7 +85,7 @@ class DaphneServer:
 
     def _healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.http_url}/healthz", timeout=2) as response:
+            with urllib.request.urlopen(f"{self.http_url}/healthz", timeout=5) as response:
                 return response.status in (200, 503)
         except urllib.error.HTTPError as exc:
             return exc.code == 503
