@@ -13,12 +13,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from realtime import close_codes  # noqa: E402
+from realtime import close_codes, shutdown  # noqa: E402
 from realtime.auth import WebSocketGate  # noqa: E402
 from realtime.hub import get_hub  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 close_codes.install()
+shutdown.install()
 
 # daphne serves static files itself (no separate web server needed for `make run`).
 http_application = ASGIStaticFilesHandler(django_application)

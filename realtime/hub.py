@@ -244,6 +244,14 @@ async def _start_hub(loop: asyncio.AbstractEventLoop) -> Hub:
     return hub
 
 
+def running_hub() -> Hub | None:
+    """The running loop's hub if it has started, without starting one (shutdown)."""
+    starting = _hubs.get(asyncio.get_running_loop())
+    if starting is None or not starting.done() or starting.exception() is not None:
+        return None
+    return starting.result()
+
+
 async def stop_hub() -> None:
     """Stop this loop's hub (tests, shutdown)."""
     starting = _hubs.pop(asyncio.get_running_loop(), None)
