@@ -20,16 +20,20 @@ def _check_database() -> None:
 
 
 async def _check_layer() -> None:
-    if not settings.REDIS_URL:
+    if not settings.REDIS_HOST:
         get_channel_layer()  # in-memory: configured is healthy
         return
+    from channels_redis.utils import create_pool
     from redis import asyncio as aioredis
 
-    client = aioredis.from_url(settings.REDIS_URL, socket_connect_timeout=CHECK_TIMEOUT)
+    # The layer's own way of reaching Redis (a URL, or the master via Sentinel).
+    pool = create_pool({**settings.REDIS_HOST, "socket_connect_timeout": CHECK_TIMEOUT})
+    client = aioredis.Redis(connection_pool=pool)
     try:
         await client.ping()
     finally:
         await client.aclose()
+        await pool.disconnect()
 
 
 async def healthz(request: HttpRequest) -> JsonResponse:

@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "frontend.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "realtime.urls"
@@ -121,15 +122,40 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def _sentinels(name: str) -> list[tuple[str, int]]:
+    sentinels = []
+    for item in _env_list(name, []):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ImproperlyConfigured(
+                f"{name} takes host:port pairs separated by commas, not {item!r}"
+            )
+        sentinels.append((host, int(port)))
+    return sentinels
+
+
 REDIS_URL = os.environ.get("REDIS_URL") or None
-if REDIS_URL:
+# Redis Sentinel (a replicated Redis with failover): channels-redis asks these
+# sentinels for the current master of REDIS_SENTINEL_MASTER. Takes precedence
+# over REDIS_URL.
+REDIS_SENTINELS = _sentinels("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "mymaster")
+if REDIS_SENTINELS:
+    REDIS_HOST: dict | None = {"sentinels": REDIS_SENTINELS, "master_name": REDIS_SENTINEL_MASTER}
+elif REDIS_URL:
+    REDIS_HOST = {"address": REDIS_URL}
+else:
+    REDIS_HOST = None  # the in-memory layer: one process
+
+if REDIS_HOST:
     CHANNEL_LAYERS = {
         "default": {
             # One PUBLISH per group message, whatever the number of listeners:
             # the fan-out to sockets happens in each process (realtime/hub.py).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [REDIS_HOST],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "realtime"),
             },
         }

@@ -12,7 +12,7 @@ def settings_in_subprocess(env: dict[str, str], code: str) -> subprocess.Complet
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "REDIS_URL", "DATABASE_URL"))
+        if not k.startswith(("DJANGO_", "REDIS_", "DATABASE_URL"))
     }
     return subprocess.run(
         [
@@ -68,7 +68,7 @@ def test_database_url_and_redis_url_are_used():
             "REDIS_URL": "redis://127.0.0.1:6379/0",
         },
         "db = settings.DATABASES['default']; layer = settings.CHANNEL_LAYERS['default']; "
-        "print(db['ENGINE'], db['NAME'], layer['BACKEND'], layer['CONFIG']['hosts'][0])",
+        "print(db['ENGINE'], db['NAME'], layer['BACKEND'], layer['CONFIG']['hosts'][0]['address'])",
     )
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
@@ -76,3 +76,19 @@ def test_database_url_and_redis_url_are_used():
         "channels_redis.pubsub.RedisPubSubChannelLayer",
         "redis://127.0.0.1:6379/0",
     ]
+
+
+def test_redis_sentinels_take_precedence_and_bad_ones_are_refused_clearly():
+    result = settings_in_subprocess(
+        {
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "REDIS_SENTINELS": "10.0.0.1:26379, sentinel-b:26380",
+            "REDIS_SENTINEL_MASTER": "notes",
+        },
+        "print(settings.CHANNEL_LAYERS['default']['CONFIG']['hosts'])",
+    )
+    assert result.stdout.strip() == (
+        "[{'sentinels': [('10.0.0.1', 26379), ('sentinel-b', 26380)], 'master_name': 'notes'}]"
+    )
+    bad = settings_in_subprocess({"REDIS_SENTINELS": "sentinel-a"}, "print('started')")
+    assert bad.returncode != 0 and "REDIS_SENTINELS takes host:port pairs" in bad.stderr
