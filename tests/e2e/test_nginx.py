@@ -1,0 +1,119 @@
+"""docs/deploy.md, proven: Debian's nginx in front of two daphne processes on one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import ws
+from tests.support.data import adb, make_user_with_token
+from tests.support.http import call, post_news
+from tests.support.services import free_port, missing, port_open
+
+pytestmark = pytest.mark.asyncio
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "docs" / "nginx.conf"
+
+
+class Nginx:
+    """nginx with docs/nginx.conf as its only site, in a private prefix."""
+
+    def __init__(self, upstream_ports: list[int], prefix: Path) -> None:
+        binary = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+        if binary is None:
+            missing("nginx is not installed (apt-get install nginx-light)")
+        self.binary = binary
+        self.port = free_port()
+        self.prefix = prefix
+        site = SITE.read_text()
+        servers = "".join(f"    server 127.0.0.1:{p} max_fails=0;\n" for p in upstream_ports)
+        site = re.sub(r"(?m)^    server 127\.0\.0\.1:\d+ max_fails=0;\n", "", site)
+        site = site.replace("upstream realtime {\n", "upstream realtime {\n" + servers, 1)
+        site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
+        site = site.replace("server_name notes.example.com;", "server_name 127.0.0.1;")
+        for sub in ("logs", "tmp"):
+            (prefix / sub).mkdir(parents=True, exist_ok=True)
+        (prefix / "nginx.conf").write_text(
+            "worker_processes 1;\n"
+            "error_log logs/error.log warn;\n"
+            "pid logs/nginx.pid;\n"
+            "events { worker_connections 1024; }\n"
+            "http {\n"
+            "  access_log logs/access.log;\n"
+            "  client_body_temp_path tmp/body;\n  proxy_temp_path tmp/proxy;\n"
+            "  fastcgi_temp_path tmp/fcgi;\n  uwsgi_temp_path tmp/uwsgi;\n"
+            "  scgi_temp_path tmp/scgi;\n"
+            f"{site}\n"
+            "}\n"
+        )
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/notes/"
+
+    def start(self) -> Nginx:
+        cmd = [self.binary, "-p", str(self.prefix), "-c", "nginx.conf", "-g", "daemon off;"]
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while not port_open(self.port):
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stderr.read().decode())
+            assert time.monotonic() < deadline, "nginx did not start"
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def site(start_server, redis_url, tmp_path_factory):
+    a = start_server(redis_url=redis_url, NOTES_CATCH_UP_SECONDS="60")
+    b = start_server(redis_url=redis_url, NOTES_CATCH_UP_SECONDS="60")
+    nginx = Nginx([a.port, b.port], tmp_path_factory.mktemp("nginx")).start()
+    yield nginx, a, b
+    nginx.stop()
+
+
+async def test_a_client_behind_nginx_gets_notes_posted_through_either_process(site):
+    nginx, a, b = site
+    _, token = await adb(make_user_with_token, "proxied")
+    # Several connections, so nginx's round robin puts them on both processes.
+    socks = [await ws.connect(nginx.ws_url, token=token) for _ in range(4)]
+    anonymous = await ws.connect(nginx.ws_url, origin=nginx.http_url)
+    for sock in [*socks, anonymous]:
+        await ws.handshake(sock)
+    via_a = await asyncio.to_thread(post_news, a, token, "through process A")
+    via_b = await asyncio.to_thread(post_news, b, token, "through process B")
+    via_nginx = await asyncio.to_thread(post_news, nginx, token, "through nginx")
+    expected = [via_a["url"], via_b["url"], via_nginx["url"]]
+    for sock in [*socks, anonymous]:
+        got = await ws.notes_until(sock, lambda notes: len(notes) >= 3, timeout=5)
+        assert [n["url"] for n in got] == expected
+        await sock.close()
+
+
+async def test_pages_and_health_pass_through_nginx_and_foreign_origins_stay_refused(site):
+    nginx, _, _ = site
+    status, page = await asyncio.to_thread(call, f"{nginx.http_url}/")
+    assert status == 200 and "<html" in page.lower()
+    status, health = await asyncio.to_thread(call, f"{nginx.http_url}/healthz")
+    assert (status, health) == (200, {"database": "ok", "channel_layer": "ok"})
+    with pytest.raises(Exception) as refused:
+        await ws.connect(nginx.ws_url, origin="http://evil.example")
+    assert getattr(getattr(refused.value, "response", None), "status_code", None) == 403
