@@ -13,6 +13,10 @@ once, by ``asgi.py`` before daphne serves anything:
    frame. We turn that off per connection, so the client gets 1009 (or 1002),
    and apply our frame limit (``WS_MAX_FRAME_BYTES``) whatever limit daphne was
    started with, so it is enforced before the message is buffered.
+3. A frame sent after the client closed (an answer still on its way when the
+   client hung up) raises autobahn's ``Disconnected`` inside the consumer and
+   daphne logs a traceback; such frames are dropped instead (found by
+   ``tests/e2e/test_fuzz.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ def install() -> None:
     original_on_connect = WebSocketProtocol.onConnect
 
     def handle_reply(self, message):
+        if message.get("type") == "websocket.send" and self.state in (
+            self.STATE_CLOSING,
+            self.STATE_CLOSED,
+        ):
+            return  # the peer is gone or going: nothing more can reach it (point 3)
         if message.get("type") == "websocket.close" and self.state == self.STATE_OPEN:
             code = message.get("code") or 1000
             if code in SERVER_CODES:
