@@ -16,7 +16,9 @@ import logging
 from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
 
+from realtime import metrics
 from realtime.db import run_in_db_thread
+from realtime.logs import log_event
 from realtime.tokens import bearer_token, token_user
 
 log = logging.getLogger(__name__)
@@ -41,12 +43,16 @@ class WebSocketGate:
         token = bearer_token(raw.decode("latin-1")) if raw is not None else None
         if token is None:
             if b"origin" not in headers:
-                log.info("ws_auth_failed reason=no_origin_no_token path=%s", scope.get("path"))
+                metrics.clients_cut_off.labels("no_origin_no_token").inc()
+                log_event(
+                    log, "ws_auth_failed", reason="no_origin_no_token", path=scope.get("path")
+                )
                 return await WebsocketDenier()(scope, receive, send)
             return await self.with_session(scope, receive, send)
         user = await run_in_db_thread(token_user)(token) if token else None
         if user is None:
-            log.info("ws_auth_failed reason=bad_token path=%s", scope.get("path"))
+            metrics.clients_cut_off.labels("bad_token").inc()
+            log_event(log, "ws_auth_failed", reason="bad_token", path=scope.get("path"))
             return await WebsocketDenier()(scope, receive, send)
         scope = dict(scope, user=user, auth_method="token")
         if b"origin" not in headers:

@@ -34,7 +34,7 @@ def install() -> None:
     original_on_connect = WebSocketProtocol.onConnect
 
     def handle_reply(self, message):
-        if message.get("type") == "websocket.send" and self.state in (
+        if message.get("type") in ("websocket.send", "websocket.close") and self.state in (
             self.STATE_CLOSING,
             self.STATE_CLOSED,
         ):

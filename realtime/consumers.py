@@ -21,11 +21,12 @@ from django.conf import settings
 from note.selectors import note_last_visible_id, note_list_visible, note_read_ids, note_unread_count
 from note.serializers import note_payload
 from note.services import note_mark_read
-from realtime import protocol
+from realtime import metrics, protocol
 from realtime.db import run_in_db_thread
 from realtime.hub import get_hub
 from realtime.languages import scope_language
 from realtime.limits import FloodGuard
+from realtime.logs import log_event
 from realtime.stream import session_fingerprint
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.hub = None
         self.buffer: deque[dict[str, Any]] = deque()
         self.buffering = True
+        self.closing = False
         self.last_sent = 0
         self.guard = FloodGuard(
             rate=settings.WS_RATE_PER_SECOND,
@@ -70,7 +72,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
             return
         self.hub = await get_hub()
         self.hub.add(self)  # first, so nothing committed from now on can slip past
-        log.info("ws_connect conn=%s user=%s", self.conn_id, self._who())
+        log_event(log, "ws_connect", conn=self.conn_id, user=self._who(), after=after)
         unread, last_id = await run_in_db_thread(_hello_info)(self.user)
         await self.send(
             protocol.hello(
@@ -90,18 +92,24 @@ class NotesConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.hub is not None:
             self.hub.remove(self)
-        log.info("ws_close conn=%s user=%s code=%s", self.conn_id, self._who(), code)
+        log_event(log, "ws_close", conn=self.conn_id, user=self._who(), code=code)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return  # frames already in flight when we closed: nothing to answer
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.WS_MAX_FRAME_BYTES:
-            log.info("ws_limit conn=%s limit=frame_size bytes=%d", self.conn_id, size)
-            await self.close(code=CLOSE_TOO_BIG, reason="frame too big")
+            metrics.clients_cut_off.labels("frame_size").inc()
+            log_event(
+                log, "ws_limit", conn=self.conn_id, user=self._who(), limit="frame_size", bytes=size
+            )
+            await self._close(CLOSE_TOO_BIG, "frame too big")
             return
         if not self.guard.admit():
             if self.guard.exhausted:
-                log.info("ws_limit conn=%s user=%s limit=flood", self.conn_id, self._who())
-                await self.close(code=CLOSE_POLICY, reason="too many frames")
+                metrics.clients_cut_off.labels("flood").inc()
+                log_event(log, "ws_limit", conn=self.conn_id, user=self._who(), limit="flood")
+                await self._close(CLOSE_POLICY, "too many frames")
             else:
                 await self.send(protocol.error("rate_limited", "slow down"))
             return
@@ -136,10 +144,17 @@ class NotesConsumer(AsyncWebsocketConsumer):
         await self.send(protocol.unread(count=count))
 
     async def hub_close(self, code: int, reason: str) -> None:
-        log.info("ws_server_close conn=%s user=%s code=%d", self.conn_id, self._who(), code)
-        await self.close(code=code, reason=reason)
+        log_event(
+            log, "ws_server_close", conn=self.conn_id, user=self._who(), code=code, reason=reason
+        )
+        await self._close(code, reason)
 
     # Internals.
+
+    async def _close(self, code: int, reason: str) -> None:
+        if not self.closing:
+            self.closing = True
+            await self.close(code=code, reason=reason)
 
     async def _send_note(self, payload: dict[str, Any], frames: dict[str, str] | None) -> None:
         if payload["id"] <= self.last_sent:
@@ -163,6 +178,8 @@ class NotesConsumer(AsyncWebsocketConsumer):
             for payload, read in page:
                 await self.send(protocol.note(payload, read=read, language=self.language))
                 after = self.last_sent = payload["id"]
+            metrics.notes_replayed.inc(len(page))
+            metrics.frames_delivered.labels("replay").inc(len(page))
             if len(page) < REPLAY_PAGE:
                 return
 

@@ -17,12 +17,14 @@ import asyncio
 import atexit
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from channels.layers import get_channel_layer
 
-from realtime import stream
+from realtime import metrics, stream
+from realtime.logs import log_event
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ class Publisher:
         self._start_sender(loop)
         assert self._queue is not None
         if self._queue.qsize() >= QUEUE_LIMIT:
-            log.warning("layer_queue_full dropped=1 (servers catch up from the database)")
+            log_event(log, "layer_queue_full", logging.WARNING, dropped=1)
             self._done(1)
             return
         self._queue.put_nowait(event)
@@ -98,11 +100,10 @@ class Publisher:
                     queue.get_nowait()
                     dropped += 1
                 self.errors += 1
-                log.warning(
-                    "layer_send_failed error=%r dropped=%d "
-                    "(notes are stored; servers catch up from the database)",
-                    exc,
-                    dropped + 1,
+                metrics.layer_errors.labels("send").inc()
+                # The notes are stored; every server's hub reads them from the database.
+                log_event(
+                    log, "layer_send_failed", logging.WARNING, error=repr(exc), dropped=dropped + 1
                 )
                 self._done(dropped)
             finally:
@@ -122,8 +123,10 @@ def publish_notes(notes: Iterable[Any]) -> None:
     """After commit: one layer event per note, data serialized once here."""
     from note.serializers import note_payload
 
+    committed_at = time.time()
     for note in notes:
-        publisher.submit(stream.note_event(note_payload(note)))
+        metrics.notes_created.inc()
+        publisher.submit(stream.note_event(note_payload(note), committed_at=committed_at))
 
 
 def publish_unread(*, user_id: int, count: int, origin: str | None = None) -> None:

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from realtime import stream
+from realtime import metrics, stream
 from realtime.db import run_in_db_thread
 from realtime.delivery import publisher
+from realtime.logs import log_event
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,9 @@ class Hub:
         kind = event.get("type")
         if kind == stream.NOTE:
             await self._on_note(event["note"])
+            committed_at = event.get("committed_at")
+            if committed_at is not None:
+                metrics.delivery_latency.observe(max(0.0, time.time() - committed_at))
         elif kind == stream.UNREAD:
             for conn in tuple(self.by_user.get(event["user_id"], ())):
                 if conn.conn_id != event.get("origin"):
@@ -109,7 +114,7 @@ class Hub:
                 if conn.session is not None and conn.session == event["session"]:
                     await conn.hub_close(1000, "logged out")
         else:
-            log.warning("stream_unknown_event type=%r", kind)
+            log_event(log, "stream_unknown_event", logging.WARNING, type=repr(kind))
 
     async def catch_up(self) -> None:
         """Deliver whatever the database has beyond the last id seen."""
@@ -133,13 +138,20 @@ class Hub:
             )
             if newest < self.last_id:
                 # The notes table went backwards (a flushed test database): follow it.
-                log.warning("notes_sequence_reset last_id=%d newest=%d", self.last_id, newest)
+                log_event(
+                    log,
+                    "notes_sequence_reset",
+                    logging.WARNING,
+                    last_id=self.last_id,
+                    newest=newest,
+                )
                 self.last_id = newest
                 return
             for payload in payloads:
                 await self._deliver(payload)
                 self.last_id = payload["id"]
             self.caught_up += len(payloads)
+            metrics.notes_caught_up.inc(len(payloads))
             if len(payloads) < CATCH_UP_PAGE:
                 if upto is not None:
                     self.last_id = max(self.last_id, upto)  # ids not found were deleted
@@ -150,6 +162,7 @@ class Hub:
         targets = self.connections if recipient is None else self.by_user.get(recipient)
         if not targets:
             return
+        metrics.frames_delivered.labels("live").inc(len(targets))
         frames: dict[str, str] = {}  # one serialization per language, shared by all sockets
         for conn in tuple(targets):
             await conn.hub_note(payload, frames)
@@ -170,15 +183,18 @@ class Hub:
                     channel = await layer.new_channel("hub.")
                     await layer.group_add(stream.GROUP, channel)
                     self._subscribed.set()
-                    log.info("hub_subscribed channel=%s", channel)
+                    log_event(log, "hub_subscribed", channel=channel)
                 event = await layer.receive(channel)
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.layer_errors += 1
+                metrics.layer_errors.labels("receive").inc()
                 self._subscribed.clear()
-                log.warning("layer_receive_failed error=%r retry_in=%.1fs", exc, backoff)
+                log_event(
+                    log, "layer_receive_failed", logging.WARNING, error=repr(exc), retry_in=backoff
+                )
                 channel = None
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -197,7 +213,9 @@ class Hub:
                 failures = 0
             except Exception as exc:
                 failures += 1
-                log.warning("catch_up_failed error=%r failures=%d", exc, failures)
+                log_event(
+                    log, "catch_up_failed", logging.WARNING, error=repr(exc), failures=failures
+                )
                 if failures >= CATCH_UP_FAILURES_BEFORE_RESTART:
                     await self.close_all(1012, "catching up failed; resume")
                     failures = 0
@@ -242,6 +260,15 @@ async def _start_hub(loop: asyncio.AbstractEventLoop) -> Hub:
     hub = Hub(loop)
     await hub.start()
     return hub
+
+
+def open_connections() -> int:
+    """WebSocket connections registered with this process's hubs (read by /metrics)."""
+    total = 0
+    for starting in list(_hubs.values()):
+        if starting.done() and not starting.cancelled() and starting.exception() is None:
+            total += len(starting.result().connections)
+    return total
 
 
 def running_hub() -> Hub | None:

@@ -211,14 +211,28 @@ WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "8"))
 # did not bring (a Redis restart, a dropped message): the safety net of "nothing lost".
 NOTES_CATCH_UP_SECONDS = float(os.environ.get("NOTES_CATCH_UP_SECONDS", "1.0"))
 
+# /metrics (realtime/metrics.py): who may read it. Not public by default; in
+# development the machine itself may.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"] if DEBUG else [])
+
+# LOG_FORMAT=json: one JSON object per line, event fields as keys (realtime/logs.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {

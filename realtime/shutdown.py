@@ -17,6 +17,8 @@ import asyncio
 import logging
 import sys
 
+from realtime.logs import log_event
+
 log = logging.getLogger(__name__)
 
 # Time for close frames to be written and answered before daphne drops the sockets.
@@ -49,5 +51,5 @@ async def _close_all() -> None:
         return
     count = len(hub.connections)
     await hub.close_all(CLOSE_GOING_AWAY, "server shutting down; resume")
-    log.info("shutdown_closed_websockets count=%d code=%d", count, CLOSE_GOING_AWAY)
+    log_event(log, "shutdown_closed_websockets", count=count, code=CLOSE_GOING_AWAY)
     await asyncio.sleep(GOING_AWAY_GRACE)

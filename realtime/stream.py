@@ -21,8 +21,9 @@ UNREAD = "notes.unread"
 LOGOUT = "notes.logout"
 
 
-def note_event(payload: dict[str, Any]) -> dict[str, Any]:
-    return {"type": NOTE, "note": payload}
+def note_event(payload: dict[str, Any], *, committed_at: float) -> dict[str, Any]:
+    """``committed_at`` (epoch seconds) lets each process measure delivery latency."""
+    return {"type": NOTE, "note": payload, "committed_at": committed_at}
 
 
 def unread_event(*, user_id: int, count: int, origin: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+"""Prometheus metrics of one server process, served at ``/metrics``.
+
+Each daphne process keeps its own counters; point Prometheus at every
+process (``docs/deploy.md``). Counting stays off the per-socket path where
+it can: open connections are read from the hubs when scraped, and a
+broadcast adds its frame count once, not once per socket.
+
+``/metrics`` is not public: it answers only to ``METRICS_ALLOWED_IPS`` (the
+peer address daphne sees) or to ``Authorization: Bearer <METRICS_TOKEN>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+connections_open = Gauge("realtime_connections_open", "WebSocket connections open now")
+notes_created = Counter("realtime_notes_created", "Notes committed by this process")
+frames_delivered = Counter(
+    "realtime_frames_delivered", "Note frames written to sockets", ["path"]
+)  # path: live | replay
+delivery_latency = Histogram(
+    "realtime_delivery_latency_seconds",
+    "From a note's commit to its frame written to this process's last socket",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+notes_replayed = Counter("realtime_notes_replayed", "Notes sent by ?after= replays")
+notes_caught_up = Counter(
+    "realtime_notes_caught_up", "Notes the hub read from the database because the layer lost them"
+)
+layer_errors = Counter(
+    "realtime_layer_errors", "Channel layer failures", ["direction"]
+)  # direction: send | receive
+clients_cut_off = Counter(
+    "realtime_clients_cut_off", "Connections closed or refused by a limit or a check", ["reason"]
+)  # reason: flood | frame_size | bad_token | no_origin_no_token
+
+
+def _open_connections() -> int:
+    from realtime.hub import open_connections
+
+    return open_connections()
+
+
+connections_open.set_function(_open_connections)
+
+
+def _allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer "):
+        return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+    return request.META.get("REMOTE_ADDR") in settings.METRICS_ALLOWED_IPS
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _allowed(request):
+        return JsonResponse({"error": "metrics are not public"}, status=403)
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
