@@ -108,12 +108,14 @@ async def test_a_client_behind_nginx_gets_notes_posted_through_either_process(si
         await sock.close()
 
 
-async def test_pages_and_health_pass_through_nginx_and_foreign_origins_stay_refused(site):
+async def test_pages_and_health_pass_through_nginx_metrics_and_foreign_origins_do_not(site):
     nginx, _, _ = site
     status, page = await asyncio.to_thread(call, f"{nginx.http_url}/")
     assert status == 200 and "<html" in page.lower()
     status, health = await asyncio.to_thread(call, f"{nginx.http_url}/healthz")
     assert (status, health) == (200, {"database": "ok", "channel_layer": "ok"})
+    status, _ = await asyncio.to_thread(call, f"{nginx.http_url}/metrics")
+    assert status == 404  # daphne would answer 127.0.0.1 (nginx) in debug mode
     with pytest.raises(Exception) as refused:
         await ws.connect(nginx.ws_url, origin="http://evil.example")
     assert getattr(getattr(refused.value, "response", None), "status_code", None) == 403
