@@ -1,0 +1,50 @@
+"""The hub, in-process with Channels' WebsocketCommunicator and the in-memory layer."""
+
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from note.services import note_create
+from realtime import delivery
+from realtime.hub import stop_hub
+from tests.support.data import adb, make_user_with_token
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture
+async def client(settings):
+    from asgi import application
+
+    settings.NOTES_CATCH_UP_SECONDS = 3600  # only the gap can bring lost notes here
+    _, token = await adb(make_user_with_token, "hub")
+    communicator = WebsocketCommunicator(
+        application, "/ws/notes/", headers=[(b"authorization", f"Bearer {token}".encode())]
+    )
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    assert json.loads(await communicator.receive_from(5))["type"] == "hello"
+    assert json.loads(await communicator.receive_from(5))["type"] == "synced"
+    yield communicator
+    await communicator.disconnect()
+    await stop_hub()
+
+
+async def test_notes_the_layer_lost_are_read_from_the_database_before_the_next(client, monkeypatch):
+    # The layer drops two notes (at-most-once delivery, a Redis blip)...
+    monkeypatch.setattr(delivery.publisher, "submit", lambda event: None)
+    lost = [(await adb(note_create, kind="t", title=f"lost {i}"))[0] for i in range(2)]
+    monkeypatch.undo()
+    # ...and the next one that does arrive shows the gap.
+    kept = (await adb(note_create, kind="t", title="kept"))[0]
+    frames = [json.loads(await client.receive_from(5)) for _ in range(3)]
+    assert [f["note"]["id"] for f in frames] == [lost[0].id, lost[1].id, kept.id]
+    assert await client.receive_nothing(0.2)
+
+
+async def test_a_duplicate_layer_message_is_not_sent_twice(client):
+    note = (await adb(note_create, kind="t", title="once"))[0]
+    assert json.loads(await client.receive_from(5))["note"]["id"] == note.id
+    delivery.publish_notes([note])  # the same note again, as a retrying publisher might
+    assert await client.receive_nothing(0.5)

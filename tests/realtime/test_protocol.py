@@ -1,0 +1,91 @@
+"""realtime.protocol: what a client may send, and the frames it gets back."""
+
+import json
+
+import pytest
+
+from realtime.protocol import (
+    MAX_MARK_READ_IDS,
+    MarkRead,
+    Ping,
+    ProtocolError,
+    error,
+    hello,
+    parse_after,
+    parse_command,
+    synced,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ('{"type":"ping"}', Ping()),
+        ('{"type":"mark_read","ids":[3,4]}', MarkRead(ids=(3, 4))),
+        ('{"type":"mark_read","all":true}', MarkRead(all=True)),
+        ('{"type":"mark_read","ids":[]}', MarkRead(ids=())),
+    ],
+)
+def test_commands_a_client_may_send(text, command):
+    assert parse_command(text) == command
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("not json", "bad_json"),
+        ("[" * 100_000 + "]" * 100_000, "bad_json"),  # deeper than the parser's recursion
+        ('{"type":"mark_read","ids":[' + "9" * 5000 + "]}", "bad_json"),  # over int digits
+        ("[1,2]", "bad_request"),
+        ('{"type":3}', "bad_request"),
+        ('{"kind":"ping"}', "bad_request"),
+        ('{"type":"mark_read"}', "bad_request"),
+        ('{"type":"mark_read","all":"yes"}', "bad_request"),
+        ('{"type":"mark_read","ids":"1,2"}', "bad_request"),
+        ('{"type":"mark_read","ids":[1.5]}', "bad_request"),
+        ('{"type":"mark_read","ids":[true]}', "bad_request"),
+        ('{"type":"mark_read","ids":[0]}', "bad_request"),
+        ('{"type":"mark_read","ids":[9223372036854775808]}', "bad_request"),
+        (
+            json.dumps({"type": "mark_read", "ids": list(range(1, MAX_MARK_READ_IDS + 2))}),
+            "bad_request",
+        ),
+        ('{"type":"subscribe"}', "unknown_type"),
+    ],
+)
+def test_bad_frames_name_what_is_wrong(text, code):
+    with pytest.raises(ProtocolError) as raised:
+        parse_command(text)
+    assert raised.value.code == code and raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("query", "after"),
+    [(b"", None), (b"after=0", 0), (b"after=42", 42), (b"x=1&after=7", 7)],
+)
+def test_after_is_a_note_id_or_absent(query, after):
+    assert parse_after(query) == after
+
+
+@pytest.mark.parametrize(
+    "query", [b"after=-1", b"after=abc", b"after=1.5", b"after=%D9%A3", b"after=" + b"9" * 30]
+)
+def test_a_bad_after_is_refused(query):
+    with pytest.raises(ProtocolError):
+        parse_after(query)
+
+
+def test_frames_are_compact_json_with_the_contract_fields():
+    assert json.loads(hello(user="alice", unread=3, last_id=42)) == {
+        "type": "hello",
+        "protocol": 1,
+        "user": "alice",
+        "unread": 3,
+        "last_id": 42,
+    }
+    assert synced(last_id=43) == '{"type":"synced","last_id":43}'
+    assert json.loads(error("bad_json", "nope")) == {
+        "type": "error",
+        "code": "bad_json",
+        "message": "nope",
+    }
