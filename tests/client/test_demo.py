@@ -1,0 +1,153 @@
+"""``make demo`` beside ``make run``: a newcomer's open page gets toasts within seconds.
+
+With the in-memory layer the demo process cannot reach the server's layer;
+the notes still arrive because the server's hub reads the database every
+``NOTES_CATCH_UP_SECONDS``. These tests run the real commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.client.listener import ROOT
+from tests.support import ws
+from tests.support.http import BrowserSession
+from tests.support.services import database_url_for_subprocess, free_port, port_open
+
+POSTED = re.compile(r"^(\w+) posted news (\d+): (.+)$")
+
+
+@dataclass
+class Site:
+    """What BrowserSession needs to know about a server."""
+
+    http_url: str
+    ws_url: str
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    """``make run`` on a free port and a fresh SQLite file, as a newcomer starts it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "MAKEFLAGS": "",
+    }
+    env.pop("REDIS_URL", None)  # one process, in-memory layer
+    log_path = tmp_path / "make-run.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [shutil.which("make") or "make", "run", f"PORT={port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: make and daphne
+        )
+    try:
+        deadline = time.monotonic() + 180  # a fresh machine creates .venv first
+        while not port_open(port):
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield (
+            Site(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws/notes/"),
+            env,
+            log_path.read_text(),
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+async def test_make_demo_brings_notes_to_the_page_of_make_run(make_run):
+    site, env, said = make_run
+    assert "in another terminal: make demo" in said  # make run tells the newcomer
+
+    browser = BrowserSession(site)
+    await asyncio.to_thread(browser.login, "alice", "alice-demo-1")  # a login make run printed
+    sock = await ws.connect(
+        site.ws_url, origin=site.http_url, headers={"Cookie": browser.cookie_header()}
+    )
+    hello, _, _ = await ws.handshake(sock)
+    assert hello["user"] == "alice"
+
+    demo = await asyncio.create_subprocess_exec(
+        shutil.which("make") or "make",
+        "demo",
+        "DEMO_ARGS=--count 3 --interval 0.3",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(demo.communicate(), 60)
+    assert demo.returncode == 0, err.decode()
+    posted = [m.groups() for m in map(POSTED.match, out.decode().splitlines()) if m]
+    assert len(posted) == 3, out.decode()
+
+    notes = await ws.notes_until(sock, lambda notes: len(notes) >= 3, timeout=15)
+    await sock.close()
+    assert [(n["actor"], n["title"], n["url"]) for n in notes] == [
+        (user, f"{user} posted news: {title}", f"/news/{news_id}/")
+        for user, news_id, title in posted
+    ]
+    assert {user for user, _, _ in posted} <= {"alice", "bob", "carol"}
+
+
+def test_ctrl_c_stops_the_demo_between_two_items(e2e_db):
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"}
+    env.pop("REDIS_URL", None)
+    demo = subprocess.Popen(
+        [sys.executable, "manage.py", "demo", "--interval", "60"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        while not (lines and POSTED.match(lines[-1])):
+            line = demo.stdout.readline()
+            assert line, demo.stderr.read()
+            lines.append(line.rstrip("\n"))
+        demo.send_signal(signal.SIGINT)  # while it waits for the next item
+        out, err = demo.communicate(timeout=15)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(5)
+    assert demo.returncode == 0
+    assert out.splitlines() == ["Stopped after 1 item."]
+    assert err == ""
+    assert lines[0] == "Demo logins: alice / alice-demo-1, bob / bob-demo-1, carol / carol-demo-1"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"interval": -1.0}, "--interval must be 0 or more seconds"),
+        ({"interval": float("nan")}, "--interval must be 0 or more seconds"),
+        ({"count": -2}, "--count must be 0 or more"),
+    ],
+)
+def test_the_demo_refuses_bad_options_with_a_message(options, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("demo", **options)

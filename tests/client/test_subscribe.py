@@ -1,0 +1,88 @@
+"""``subscribe()``, the library behind the command line, against a real daphne process."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import aclosing
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from news.services import news_publish
+from note.selectors import note_last_id
+from realtime.client import BadURL, ServerUnreachable, TokenRefused, subscribe
+from realtime.subscription import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
+from tests.support.data import adb, make_user, make_user_with_token
+from tests.support.services import free_port
+
+
+def publish_news(author, title: str) -> str:
+    return news_publish(author=author, title=title).title
+
+
+async def test_subscribe_yields_the_replay_then_live_notes_each_once_in_id_order(server):
+    _, token = await adb(make_user_with_token, "lib")
+    author = await adb(make_user, "author")
+    start = await adb(note_last_id)
+    for title in ("one", "two"):
+        await adb(publish_news, author, title)
+
+    seen = []
+    async with (
+        asyncio.timeout(30),
+        aclosing(subscribe(server.ws_url, token=token, after=start)) as notes,
+    ):
+        async for note in notes:
+            seen.append(note)
+            if len(seen) == 2:  # the replay is done: now a live one
+                await adb(publish_news, author, "three")
+            if len(seen) == 3:
+                break
+
+    assert [n["title"] for n in seen] == [
+        f"{author.username} posted news: {t}" for t in ("one", "two", "three")
+    ]
+    ids = [n["id"] for n in seen]
+    assert ids == sorted(set(ids)) and ids[0] > start
+    assert {n["actor"] for n in seen} == {author.username}
+
+
+async def test_a_refused_token_raises_token_refused_at_once(server):
+    with pytest.raises(TokenRefused, match="HTTP 403"):
+        async with asyncio.timeout(10):
+            async for _ in subscribe(server.ws_url, token="rtn_revoked-or-made-up"):
+                pass
+
+
+async def test_no_server_raises_server_unreachable_after_the_given_attempts():
+    url = f"ws://127.0.0.1:{free_port()}/ws/notes/"
+    with pytest.raises(ServerUnreachable, match=r"connection refused \(2 attempts\)"):
+        async with asyncio.timeout(10):
+            async for _ in subscribe(url, token="rtn_x", connect_attempts=2):
+                pass
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000/ws/notes/", "127.0.0.1:8000/ws/notes/", "ws://:8000/", ""]
+)
+async def test_a_url_that_is_not_a_websocket_url_raises_bad_url(url):
+    with pytest.raises(BadURL):
+        async for _ in subscribe(url, token="rtn_x"):
+            pass
+
+
+@pytest.mark.parametrize(
+    ("attempt", "longest"), [(0, 0.5), (1, 1.0), (5, 16.0), (6, 30.0), (99, 30.0)]
+)
+def test_backoff_doubles_from_half_a_second_up_to_thirty(attempt, longest):
+    """docs/protocol.md: a random wait between 0 and min(30 s, 0.5 s * 2^attempt)."""
+    assert backoff_delay(attempt, rng=lambda: 1.0) == longest
+    assert backoff_delay(attempt, rng=lambda: 0.0) == 0.0
+
+
+@given(attempt=st.integers(0, 10_000))
+def test_backoff_is_jittered_within_its_bound(attempt):
+    delays = {backoff_delay(attempt) for _ in range(20)}
+    assert all(0 <= d <= min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 32)) for d in delays)
+    assert len(delays) > 1  # full jitter: clients cut off together do not return together
