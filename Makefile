@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install dev migrate lint format bench bench-quick clean
+.PHONY: run demo test install dev migrate lint format bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,13 @@ migrate: install
 ## run: SQLite + in-memory layer, one daphne process on http://$(HOST):$(PORT)
 run: migrate
 	$(BIN)/python manage.py demo_users
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop). Log in as one of the users above."
+	@echo "For news every few seconds (toasts on the page), in another terminal: make demo"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) asgi:application
+
+## demo: next to `make run`, in another terminal: a news item every few seconds (Ctrl-C stops)
+demo: migrate
+	$(BIN)/python manage.py demo $(DEMO_ARGS)
 
 ## test: the whole suite (set DATABASE_URL for PostgreSQL)
 test: dev
