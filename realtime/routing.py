@@ -1,7 +1,21 @@
-from django.urls import path
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.urls import path, re_path
 
 from realtime.consumers import NotesConsumer
 
+CLOSE_NOT_FOUND = 4404
+
+
+class NoSuchEndpoint(AsyncWebsocketConsumer):
+    """Any other WebSocket path: a clear close code instead of Channels' "No route
+    found" exception, which daphne turns into a traceback and an HTTP 500."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND, reason="no such endpoint; use /ws/notes/")
+
+
 websocket_urlpatterns = [
     path("ws/notes/", NotesConsumer.as_asgi()),
+    re_path(r"", NoSuchEndpoint.as_asgi()),
 ]
