@@ -1,14 +1,16 @@
 """The Content-Security-Policy of our HTML pages.
 
 Scripts and styles come from this site only, so even a note that slipped past
-escaping could not run code: the page has no inline script or style to allow.
-``<script type="application/json">`` blocks are data, which CSP does not block.
-``ws:``/``wss:`` are listed because ``'self'`` did not cover WebSocket URLs in
-every browser before CSP level 3.
+escaping could not run code: the pages have no inline script or style to
+allow. The page's translated words travel in a ``<script type="application/json">``
+block, which is data, not code, and CSP does not block it. ``ws:``/``wss:``
+are listed because ``'self'`` did not cover WebSocket URLs in every browser
+before CSP level 3.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
@@ -22,14 +24,22 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
         "base-uri 'self'",
         "form-action 'self'",
+        "object-src 'none'",
     ]
 )
+
+# With DEBUG on, Django answers these with its technical pages, which carry
+# inline styles and scripts; they are never shown with DEBUG off.
+DEBUG_PAGE_STATUSES = frozenset({404, 500})
 
 
 class ContentSecurityPolicyMiddleware(MiddlewareMixin):
     """Adds the policy to every HTML response that does not set its own."""
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        if response.get("Content-Type", "").startswith("text/html"):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if not response.get("Content-Type", "").startswith("text/html"):
+            return response
+        if settings.DEBUG and response.status_code in DEBUG_PAGE_STATUSES:
+            return response
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
