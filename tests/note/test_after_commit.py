@@ -54,7 +54,7 @@ def test_committed_note_is_published_once_after_commit(redis_layer):
     with transaction.atomic():
         note = note_create(kind="t", title="yes")[0]
         assert published(redis_layer, wait=0.3) == []  # not before commit
-    events = published(redis_layer, wait=1.0)
+    events = published(redis_layer, wait=2.0)
     assert len(events) == 1
     assert events[0]["type"] == stream.NOTE
     assert events[0]["note"]["id"] == note.id
