@@ -67,6 +67,8 @@ class Publisher:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def _start_thread(self) -> asyncio.AbstractEventLoop:
+        # A queue left by a loop that has closed (a test's) has no sender: start afresh.
+        self._queue = None
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="realtime-publisher", daemon=True)
         thread.start()
