@@ -58,4 +58,23 @@ def django_db_setup(django_test_environment, django_db_blocker):
         config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
     yield
     with django_db_blocker.unblock():
+        _end_stray_sessions()
         teardown_databases(config, verbosity=0)
+
+
+def _end_stray_sessions() -> None:
+    """PostgreSQL refuses to drop a database with sessions open; a pooled connection
+    of a worker thread, or a server process still exiting, must not fail the run."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    connection.close_pool()
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
