@@ -14,8 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -23,62 +21,21 @@ from django.core.management import CommandError, call_command
 from tests.client.listener import ROOT
 from tests.support import ws
 from tests.support.http import BrowserSession
-from tests.support.services import database_url_for_subprocess, free_port, port_open
+from tests.support.make_run import make_run
+from tests.support.services import database_url_for_subprocess
 
 POSTED = re.compile(r"^(\w+) posted news (\d+): (.+)$")
 
 
-@dataclass
-class Site:
-    """What BrowserSession needs to know about a server."""
-
-    http_url: str
-    ws_url: str
-
-
 @pytest.fixture
-def make_run(tmp_path):
-    """``make run`` on a free port and a fresh SQLite file, as a newcomer starts it."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "MAKEFLAGS": "",
-    }
-    env.pop("REDIS_URL", None)  # one process, in-memory layer
-    log_path = tmp_path / "make-run.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [shutil.which("make") or "make", "run", f"PORT={port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: make and daphne
-        )
-    try:
-        deadline = time.monotonic() + 180  # a fresh machine creates .venv first
-        while not port_open(port):
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
-        yield (
-            Site(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws/notes/"),
-            env,
-            log_path.read_text(),
-        )
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+def site(tmp_path):
+    with make_run(tmp_path) as running:
+        yield running
 
 
-async def test_make_demo_brings_notes_to_the_page_of_make_run(make_run):
-    site, env, said = make_run
-    assert "in another terminal: make demo" in said  # make run tells the newcomer
+async def test_make_demo_brings_notes_to_the_page_of_make_run(site):
+    env = site.env
+    assert "in another terminal: make demo" in site.output()  # make run tells the newcomer
 
     browser = BrowserSession(site)
     await asyncio.to_thread(browser.login, "alice", "alice-demo-1")  # a login make run printed
