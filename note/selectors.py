@@ -55,13 +55,18 @@ def note_join_baseline(*, user) -> int:
     return Note.objects.filter(created__lt=joined).aggregate(m=Max("id"))["m"] or 0
 
 
-def note_unread_count(*, user) -> int:
+def note_unread_count(*, user, upto_id: int | None = None) -> int:
+    """Unread visible notes; with ``upto_id``, only those with ids up to it (a snapshot
+    that agrees with a ``last_id`` read just before)."""
     if user is None or not user.is_authenticated:
         return 0
     upto = note_read_upto(user=user)
-    visible = Note.objects.filter(note_visible_q(user=user), id__gt=upto).count()
-    read = NoteRead.objects.filter(user_id=user.pk, note_id__gt=upto).count()
-    return visible - read
+    visible = Note.objects.filter(note_visible_q(user=user), id__gt=upto)
+    read = NoteRead.objects.filter(user_id=user.pk, note_id__gt=upto)
+    if upto_id is not None:
+        visible = visible.filter(id__lte=upto_id)
+        read = read.filter(note_id__lte=upto_id)
+    return visible.count() - read.count()
 
 
 def note_read_ids(*, user, notes: Iterable[Note]) -> set[int]:

@@ -72,3 +72,15 @@ def test_marking_twice_changes_nothing_the_second_time(django_user_model):
     assert note_mark_read(user=alice, ids=[note.id]) == (0, True)
     assert note_mark_read(user=alice, ids=[note.id]) == (0, False)
     assert note_mark_read(user=alice, all=True) == (0, False)
+
+
+def test_unread_up_to_an_id_counts_only_notes_up_to_it(django_user_model):
+    """The hello frame's count agrees with its last_id: later notes come live."""
+    alice = django_user_model.objects.create_user("alice")
+    alice.date_joined = timezone.now() - timedelta(days=1)
+    alice.save()
+    first, second, _third = (note_create(kind="t", title=f"n{i}")[0] for i in range(3))
+    note_mark_read(user=alice, ids=[second.id])
+    assert note_unread_count(user=alice) == 2
+    assert note_unread_count(user=alice, upto_id=second.id) == 1
+    assert note_unread_count(user=alice, upto_id=first.id - 1) == 0
