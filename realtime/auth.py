@@ -38,11 +38,10 @@ class WebSocketGate:
         self.with_session = AllowedHostsOriginValidator(AuthMiddlewareStack(inner))
 
     async def __call__(self, scope, receive, send):
-        headers = dict(scope.get("headers", ()))
-        raw = headers.get(b"authorization")
-        token = bearer_token(raw.decode("latin-1")) if raw is not None else None
+        # This frame lives as long as the socket: keep only what it needs.
+        token, has_origin = _read_headers(scope)
         if token is None:
-            if b"origin" not in headers:
+            if not has_origin:
                 metrics.clients_cut_off.labels("no_origin_no_token").inc()
                 log_event(
                     log, "ws_auth_failed", reason="no_origin_no_token", path=scope.get("path")
@@ -55,6 +54,17 @@ class WebSocketGate:
             log_event(log, "ws_auth_failed", reason="bad_token", path=scope.get("path"))
             return await WebsocketDenier()(scope, receive, send)
         scope = dict(scope, user=user, auth_method="token")
-        if b"origin" not in headers:
+        if not has_origin:
             return await self.inner(scope, receive, send)
         return await self.with_token(scope, receive, send)
+
+
+def _read_headers(scope) -> tuple[str | None, bool]:
+    """The bearer token (None: no Authorization header, '' malformed) and whether an Origin came."""
+    token, has_origin = None, False
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            token = bearer_token(value.decode("latin-1"))
+        elif name == b"origin":
+            has_origin = True
+    return token, has_origin

@@ -106,6 +106,48 @@ def note(payload: dict[str, Any], *, read: bool, language: str) -> str:
         return _dumps({"type": "note", "note": note_wire(payload, read=read)})
 
 
+class NoteFrames:
+    """One live note as frames, built once per language and shared by every socket.
+
+    ``text`` is the frame for the ASGI send; ``wire`` is the same frame as the
+    bytes of a whole WebSocket message (header and UTF-8 payload), so that a
+    broadcast to thousands of sockets of one language encodes and frames it
+    once (see ``realtime.wire``).
+    """
+
+    __slots__ = ("_text", "_wire", "payload")
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self.payload = payload
+        self._text: dict[str, str] = {}
+        self._wire: dict[str, bytes] = {}
+
+    def text(self, language: str) -> str:
+        text = self._text.get(language)
+        if text is None:
+            text = self._text[language] = note(self.payload, read=False, language=language)
+        return text
+
+    def wire(self, language: str) -> bytes:
+        data = self._wire.get(language)
+        if data is None:
+            data = self._wire[language] = server_text_frame(self.text(language))
+        return data
+
+
+def server_text_frame(text: str) -> bytes:
+    """``text`` as one unmasked, final WebSocket text frame (RFC 6455, section 5.2)."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload
+
+
 def synced(*, last_id: int) -> str:
     return _dumps({"type": "synced", "last_id": last_id})
 
