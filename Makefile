@@ -41,6 +41,19 @@ demo: migrate
 test: dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[bench]'
+	touch $@
+
+## bench: ours vs the Channels tutorial pattern vs a bare websockets server, one run
+## (needs Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432; ~10 minutes)
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench --png docs/img/perf-latency.png --out bench/out $(BENCH_ARGS)
+
+## bench-quick: the same, smaller (under two minutes): a smoke run
+bench-quick: $(VENV)/.installed-bench
+	$(BIN)/python -m bench --quick --png bench/out/quick.png --out bench/out $(BENCH_ARGS)
+
 lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -50,4 +63,4 @@ format: dev
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .test-db.sqlite3* staticfiles .pytest_cache
+	rm -rf $(VENV) db.sqlite3 .test-db.sqlite3* staticfiles .pytest_cache bench/out

@@ -1,0 +1,7 @@
+"""``python -m bench [--quick]``: see bench/run.py and docs/performance.md."""
+
+import sys
+
+from bench.run import main
+
+sys.exit(main())
