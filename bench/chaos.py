@@ -12,12 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import resource
-import subprocess
 import sys
-import tempfile
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,30 +29,13 @@ def main() -> int:
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     args = parser.parse_args()
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
-
+    from bench.standalone import prepare
     from tests.support.services import RedisServer
 
     redis = RedisServer()
     redis.start()
-    database_url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/chaos.sqlite3"
-    prefix = f"chaos-{uuid.uuid4().hex[:8]}"
     # This process creates the notes: same database, same layer as the servers.
-    os.environ.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis.url,
-        CHANNEL_LAYER_PREFIX=prefix,
-        DJANGO_SETTINGS_MODULE="realtime.settings",
-        LOG_LEVEL="ERROR",
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True
-    )
-
-    import django
-
-    django.setup()
+    database_url, prefix = prepare("chaos", redis_url=redis.url, database_url=args.database_url)
     from note.models import Note
     from note.services import note_create
     from tests.support.chaos import run_chaos

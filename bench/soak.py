@@ -13,14 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import websockets
@@ -122,24 +118,9 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    from bench.standalone import prepare
 
-    database_url = f"sqlite:///{tempfile.mkdtemp()}/soak.sqlite3"
-    prefix = f"soak-{uuid.uuid4().hex[:8]}"
-    os.environ.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=args.redis_url,
-        CHANNEL_LAYER_PREFIX=prefix,
-        DJANGO_SETTINGS_MODULE="realtime.settings",
-        LOG_LEVEL="ERROR",
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True
-    )
-    import django
-
-    django.setup()
+    database_url, prefix = prepare("soak", redis_url=args.redis_url)
     from note.services import note_create
     from tests.support.daphne import DaphneServer
     from tests.support.data import make_user_with_token
