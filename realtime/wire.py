@@ -34,12 +34,15 @@ class DirectWriter:
     def write(self, frame: bytes) -> bool:
         """Write ``frame``; False when the caller must use the ASGI send instead."""
         protocol = self.protocol
-        if (
-            protocol.state != protocol.STATE_OPEN
-            or protocol.transport is not self.transport
-            or protocol.send_queue
-            or protocol._perMessageCompress is not None
-        ):
+        try:  # autobahn's private state: if a release renames it, take the ASGI send
+            if (
+                protocol.state != protocol.STATE_OPEN
+                or protocol.transport is not self.transport
+                or protocol.send_queue
+                or protocol._perMessageCompress is not None
+            ):
+                return False
+        except AttributeError:
             return False
         _send_now(self.transport, frame)
         return True
@@ -58,13 +61,17 @@ def _send_now(transport: Any, frame: bytes) -> None:
     error, goes through ``write`` as before, so order and error handling are
     Twisted's.
     """
-    if (
-        transport.connected
-        and not transport.disconnecting
-        and not transport._writeDisconnected
-        and not transport._tempDataLen
-        and transport.offset == len(transport.dataBuffer)
-    ):
+    try:  # Twisted's private state: if a release renames it, take the plain write
+        idle = (
+            transport.connected
+            and not transport.disconnecting
+            and not transport._writeDisconnected
+            and not transport._tempDataLen
+            and transport.offset == len(transport.dataBuffer)
+        )
+    except AttributeError:
+        idle = False
+    if idle:
         sent = transport.writeSomeData(frame)
         if isinstance(sent, int) and sent >= 0:
             if sent == len(frame):
