@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.support.services import free_port, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,12 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # turn a busy second into refused clients (daphne's default is 5 s). Everything
 # else, logging included, stays at daphne's and the app's defaults.
 DAPHNE_OPTIONS = ["--websocket_connect_timeout", "30"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def daphne_command(app: str, port: int) -> list[str]:
@@ -72,7 +67,7 @@ class Server:
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
-        while not _port_open(self.port):
+        while not port_open(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"{self.kind.label} did not start:\n{self.logs()[-3000:]}")
@@ -117,9 +112,3 @@ class Server:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
