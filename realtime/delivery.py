@@ -41,7 +41,6 @@ class Publisher:
         self._queue: asyncio.Queue[dict[str, Any]] | None = None
         self._pending = 0
         self._idle = threading.Condition(self._lock)
-        self.errors = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Send from the server's event loop (called by the hub when it starts)."""
@@ -101,7 +100,6 @@ class Publisher:
                 while not queue.empty():
                     queue.get_nowait()
                     dropped += 1
-                self.errors += 1
                 metrics.layer_errors.labels("send").inc()
                 # The notes are stored; every server's hub reads them from the database.
                 log_event(

@@ -58,8 +58,6 @@ class Hub:
         self.connections: set[Subscriber] = set()
         self.by_user: dict[int, set[Subscriber]] = {}
         self.last_id = 0
-        self.layer_errors = 0
-        self.caught_up = 0
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self._subscribed = asyncio.Event()
@@ -153,7 +151,6 @@ class Hub:
             for payload in payloads:
                 await self._deliver(payload)
                 self.last_id = payload["id"]
-            self.caught_up += len(payloads)
             metrics.notes_caught_up.inc(len(payloads))
             if len(payloads) < CATCH_UP_PAGE:
                 if upto is not None:
@@ -204,7 +201,6 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.layer_errors += 1
                 metrics.layer_errors.labels("receive").inc()
                 self._subscribed.clear()
                 log_event(
