@@ -34,7 +34,18 @@ DEBUG_PAGE_STATUSES = frozenset({404, 500})
 
 
 class ContentSecurityPolicyMiddleware(MiddlewareMixin):
-    """Adds the policy to every HTML response that does not set its own."""
+    """Adds the policy to every HTML response that does not set its own.
+
+    Sync-only on purpose, and last in ``MIDDLEWARE``: under ASGI, Django then
+    runs the whole middleware chain in one worker thread (it adapts once at
+    the top), where with every middleware async-capable it made two trips
+    between the event loop and that thread per middleware, about fifteen per
+    request, each queued behind whatever the loop was doing. With 2,000
+    sockets receiving a fan-out, ``POST /api/news/`` p50 went from 27 ms to
+    12-15 ms (workload D of docs/performance.md).
+    """
+
+    async_capable = False
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if not response.get("Content-Type", "").startswith("text/html"):

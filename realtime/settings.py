@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last and sync-only: Django runs this whole chain in one thread (see its docstring).
     "frontend.csp.ContentSecurityPolicyMiddleware",
 ]
 
