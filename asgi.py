@@ -22,21 +22,26 @@ close_codes.install()
 shutdown.install()
 
 # daphne serves static files itself (no separate web server needed for `make run`).
-http_application = ASGIStaticFilesHandler(django_application)
+pages_and_api = ASGIStaticFilesHandler(django_application)
 
-router = ProtocolTypeRouter(
+
+async def http_application(scope, receive, send):
+    """Start this process's hub with the first request.
+
+    The hub binds the note publisher to the server's event loop, so the notes of
+    a ``POST`` leave from this loop. Sockets start it themselves (the consumer
+    calls ``get_hub()``); they are not wrapped here, because a wrapper's frame
+    would stay alive, and take memory, for as long as each socket is open.
+    """
+    await get_hub()
+    return await pages_and_api(scope, receive, send)
+
+
+application = ProtocolTypeRouter(
     {
         "http": http_application,
         "websocket": WebSocketGate(URLRouter(websocket_urlpatterns)),
     }
 )
-
-
-async def application(scope, receive, send):
-    """Start this process's hub on the server loop with the first request of any kind."""
-    if scope["type"] in ("http", "websocket"):
-        await get_hub()
-    return await router(scope, receive, send)
-
 
 __all__ = ["application", "settings"]

@@ -56,7 +56,10 @@ class Hub:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.connections: set[Subscriber] = set()
-        self.by_user: dict[int, set[Subscriber]] = {}
+        # A tuple per user, not a set: most users have one socket, and a
+        # set of one is 216 bytes (a tuple of one: 48). Adds and removes rebuild a
+        # user's few sockets; deliveries read it as it is.
+        self.by_user: dict[int, tuple[Subscriber, ...]] = {}
         self.last_id = 0
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
@@ -84,18 +87,20 @@ class Hub:
     # Registration: called by consumers, never awaits.
 
     def add(self, conn: Subscriber) -> None:
+        if conn in self.connections:
+            return
         self.connections.add(conn)
         if conn.user_id is not None:
-            self.by_user.setdefault(conn.user_id, set()).add(conn)
+            self.by_user[conn.user_id] = (*self.by_user.get(conn.user_id, ()), conn)
 
     def remove(self, conn: Subscriber) -> None:
         self.connections.discard(conn)
         if conn.user_id is not None:
-            peers = self.by_user.get(conn.user_id)
-            if peers is not None:
-                peers.discard(conn)
-                if not peers:
-                    del self.by_user[conn.user_id]
+            peers = tuple(c for c in self.by_user.get(conn.user_id, ()) if c is not conn)
+            if peers:
+                self.by_user[conn.user_id] = peers
+            else:
+                self.by_user.pop(conn.user_id, None)
 
     # Events.
 
@@ -107,7 +112,7 @@ class Hub:
             if committed_at is not None:
                 metrics.delivery_latency.observe(max(0.0, time.time() - committed_at))
         elif kind == stream.UNREAD:
-            for conn in tuple(self.by_user.get(event["user_id"], ())):
+            for conn in self.by_user.get(event["user_id"], ()):
                 if conn.conn_id != event.get("origin"):
                     await conn.hub_unread(event["count"])
         elif kind == stream.LOGOUT:
@@ -164,13 +169,13 @@ class Hub:
             return
         metrics.frames_delivered.labels("live").inc(len(targets))
         frames = protocol.NoteFrames(payload)  # built once per language, shared by all sockets
-        # A fan-out to 2,000 sockets is 30-40 ms of CPU on the event loop. Django
-        # serves one API request in ~15 trips between the loop and a thread (one
-        # per sync middleware), and a request posted meanwhile waited for the
-        # whole fan-out. Yielding every half millisecond (~4 % of the fan-out's
-        # samples) lets those trips through: with the direct writes below, POST
-        # /api/news/ p50 with 2,000 sockets 33 ms (workload D of
-        # docs/performance.md; 12 ms with none).
+        # A fan-out to 2,000 sockets is 30-40 ms of CPU on the event loop, and a
+        # request that needs the loop meanwhile (Django makes a few trips between
+        # the loop and a thread per request; see frontend/csp.py) would wait for
+        # all of it. Yielding every half millisecond (~4 % of the fan-out's
+        # samples) lets those trips through: POST /api/news/ p50 with 2,000
+        # sockets 12-15 ms, 47 ms without the slices (workload D of
+        # docs/performance.md; 11 ms with no sockets).
         clock = self.loop.time
         pause_at = clock() + FAN_OUT_SLICE_SECONDS
         for conn in tuple(targets):

@@ -48,3 +48,44 @@ async def test_a_duplicate_layer_message_is_not_sent_twice(client):
     assert json.loads(await client.receive_from(5))["note"]["id"] == note.id
     delivery.publish_notes([note])  # the same note again, as a retrying publisher might
     assert await client.receive_nothing(0.5)
+
+
+async def _connect(token: str) -> WebsocketCommunicator:
+    from asgi import application
+
+    communicator = WebsocketCommunicator(
+        application, "/ws/notes/", headers=[(b"authorization", f"Bearer {token}".encode())]
+    )
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    for expected in ("hello", "synced"):
+        assert json.loads(await communicator.receive_from(5))["type"] == expected
+    return communicator
+
+
+async def test_a_private_note_reaches_every_socket_of_its_user_and_only_those(settings):
+    settings.NOTES_CATCH_UP_SECONDS = 3600
+    user, token = await adb(make_user_with_token, "tabs")
+    _, other_token = await adb(make_user_with_token, "other")
+    try:
+        tabs = [await _connect(token) for _ in range(3)]
+        other = await _connect(other_token)
+        first = (await adb(note_create, kind="t", title="to all tabs", recipients=user))[0]
+        for tab in tabs:
+            assert json.loads(await tab.receive_from(5))["note"]["id"] == first.id
+        assert await other.receive_nothing(0.2)
+
+        # A tab that closes leaves the user's other tabs subscribed, in any order.
+        await tabs.pop(1).disconnect()
+        second = (await adb(note_create, kind="t", title="to the rest", recipients=user))[0]
+        for tab in tabs:
+            assert json.loads(await tab.receive_from(5))["note"]["id"] == second.id
+        for tab in tabs:
+            await tab.disconnect()
+        # With none left, the user's next note is delivered to nobody (and nothing breaks).
+        await adb(note_create, kind="t", title="to nobody", recipients=user)
+        public = (await adb(note_create, kind="t", title="to everyone"))[0]
+        assert json.loads(await other.receive_from(5))["note"]["id"] == public.id
+        await other.disconnect()
+    finally:
+        await stop_hub()
