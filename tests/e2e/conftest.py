@@ -25,19 +25,26 @@ def e2e_db(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="module")
 def start_server(e2e_db):
-    """Factory: ``start_server(redis_url=None, **env)`` -> a running DaphneServer.
+    """Factory: ``start_server(redis_url=None, app=..., **env)`` -> a running DaphneServer.
 
     Every server it started is stopped when the module ends.
     """
     servers: list[DaphneServer] = []
     prefix = f"rt-e2e-{uuid.uuid4().hex[:8]}"
 
-    def start(*, redis_url: str | None = None, layer_prefix: str = prefix, **env: str):
+    def start(
+        *,
+        redis_url: str | None = None,
+        layer_prefix: str = prefix,
+        app: str = "asgi:application",
+        **env: str,
+    ):
         server = DaphneServer(
             database_url=database_url_for_subprocess(),
             redis_url=redis_url,
             layer_prefix=layer_prefix,
             extra_env=env,
+            app=app,
         )
         servers.append(server)
         return server.start()

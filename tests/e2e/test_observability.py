@@ -8,27 +8,13 @@ import re
 
 import pytest
 import websockets
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import ws
 from tests.support.data import adb, make_user, make_user_with_token
 from tests.support.http import BrowserSession, call, post_news
+from tests.support.metrics import scrape, value
 
 pytestmark = pytest.mark.asyncio
-
-
-def scrape(server, **kwargs) -> dict[tuple[str, tuple], float]:
-    status, text = call(f"{server.http_url}/metrics", **kwargs)
-    assert status == 200, text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples, name: str, **labels) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 async def flood_until_closed(sock) -> int:

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class DaphneServer:
-    """``daphne asgi:application`` on a free port, with the test database.
+    """``daphne asgi:application`` (or ``app``) on a free port, with the test database.
 
     ``stop()`` and ``start()`` keep the port, so clients can reconnect to the
     same URL after a restart.
@@ -30,7 +30,9 @@ class DaphneServer:
         redis_url: str | None = None,
         layer_prefix: str = "rt-test",
         extra_env: dict[str, str] | None = None,
+        app: str = "asgi:application",
     ) -> None:
+        self.app = app
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -66,7 +68,7 @@ class DaphneServer:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "asgi:application",
+                self.app,
             ],
             cwd=ROOT,
             env=self.env,
