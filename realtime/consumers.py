@@ -32,7 +32,7 @@ from realtime.languages import scope_language
 from realtime.limits import FloodGuard
 from realtime.logs import log_event
 from realtime.stream import session_fingerprint
-from realtime.wire import direct_writer
+from realtime.wire import direct_writer, release_upgrade
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.last_sent = 0
         self.guard: FloodGuard | None = None  # made by the first frame: most sockets only listen
         await self.accept()
+        release_upgrade(self.base_send)
         try:
             after = protocol.parse_after(self.scope.get("query_string", b""))
         except protocol.ProtocolError as exc:

@@ -1,0 +1,75 @@
+"""What an open socket costs daphne: nothing kept of its HTTP upgrade.
+
+Invisible to a client, and dependent on the Twisted and daphne releases
+installed (realtime/wire.py), so it is checked inside a real daphne process,
+through the test-only app of ``tests/support/inspect_asgi.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.support import ws
+from tests.support.data import adb, make_user_with_token
+from tests.support.http import call, post_news
+from tests.support.inspect_asgi import PATH
+
+pytestmark = pytest.mark.asyncio
+
+TOKEN_SOCKETS = 4
+
+
+@pytest.fixture(scope="module")
+def inspected(start_server):
+    return start_server(app="tests.support.inspect_asgi:application")
+
+
+def alive(server, *names: str) -> dict[str, int]:
+    query = "&".join(f"type={name}" for name in names)
+    status, body = call(f"{server.http_url}{PATH}?{query}")
+    assert status == 200, body
+    return body
+
+
+async def alive_settled(server, expected: dict[str, int], timeout: float = 5.0) -> dict[str, int]:
+    """Live counts once they match ``expected``, or the last counts after ``timeout``.
+
+    Daphne itself keeps each upgraded request in its connection table until
+    its application checker's next pass, once a second.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        counts = await asyncio.to_thread(alive, server, *expected)
+        if counts == expected or asyncio.get_running_loop().time() > deadline:
+            return counts
+        await asyncio.sleep(0.2)
+
+
+async def open_sockets(server):
+    """Token sockets, plus an anonymous browser-style one (through the session middleware)."""
+    user, token = await adb(make_user_with_token, "footprint")
+    socks = [await ws.connect(server.ws_url, token=token) for _ in range(TOKEN_SOCKETS)]
+    socks.append(await ws.connect(server.ws_url, origin=server.http_url))
+    for sock in socks:
+        await ws.handshake(sock)
+    return token, socks
+
+
+async def test_open_sockets_keep_nothing_of_their_http_upgrade(inspected):
+    token, socks = await open_sockets(inspected)
+    try:
+        # The one request alive is the one asking: the sockets' upgrade requests are gone.
+        expected = {"WebRequest": 1, "HTTPChannel": 1}
+        assert await alive_settled(inspected, expected) == expected
+        # Released, and still a working socket both ways.
+        news = await asyncio.to_thread(post_news, inspected, token, "Still listening")
+        for sock in socks:
+            [note] = await ws.notes_until(sock, lambda notes: len(notes) >= 1)
+            assert note["url"] == f"/news/{news['id']}/"
+            await sock.send('{"type":"ping"}')
+            assert await ws.recv(sock) == {"type": "pong"}
+    finally:
+        for sock in socks:
+            await sock.close()
