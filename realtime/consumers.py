@@ -115,6 +115,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.guard: FloodGuard | None = None  # made by the first frame: most sockets only listen
         await self.accept()
         release_upgrade(self.base_send)
+        metrics.connections_accepted.labels("asgi" if self.writer is None else "direct").inc()
         try:
             after = protocol.parse_after(self.scope.get("query_string", b""))
         except protocol.ProtocolError as exc:

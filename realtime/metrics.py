@@ -18,6 +18,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 connections_open = Gauge("realtime_connections_open", "WebSocket connections open now")
+connections_accepted = Counter(
+    "realtime_connections_accepted", "WebSocket connections accepted", ["writer"]
+)  # writer: direct (frames written to daphne's transport, realtime/wire.py) | asgi
 notes_created = Counter("realtime_notes_created", "Notes committed by this process")
 frames_delivered = Counter(
     "realtime_frames_delivered", "Note frames written to sockets", ["path"]

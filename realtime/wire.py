@@ -34,6 +34,19 @@ class DirectWriter:
         self.protocol = protocol
         self.transport = transport
 
+    def usable(self) -> bool:
+        """Does this Twisted and autobahn release still have the state ``write`` reads?
+
+        Asked once per connection, so that a release that renamed it shows in
+        ``realtime_connections_accepted{writer="asgi"}`` instead of only in the bench.
+        """
+        protocol, transport = self.protocol, self.transport
+        names = ("state", "STATE_OPEN", "send_queue", "_perMessageCompress")
+        state = ("connected", "disconnecting", "_writeDisconnected", "_tempDataLen", "offset")
+        return all(hasattr(protocol, n) for n in names) and all(
+            hasattr(transport, n) for n in (*state, "dataBuffer", "writeSomeData")
+        )
+
     def write(self, frame: bytes) -> bool:
         """Write ``frame``; False when the caller must use the ASGI send instead."""
         protocol = self.protocol
@@ -88,7 +101,8 @@ def direct_writer(send: Any) -> DirectWriter | None:
     connection = _daphne_connection(send)
     if connection is None:
         return None
-    return DirectWriter(*connection)
+    writer = DirectWriter(*connection)
+    return writer if writer.usable() else None
 
 
 def release_upgrade(send: Any) -> None:

@@ -1,8 +1,9 @@
-"""What an open socket costs daphne: nothing kept of its HTTP upgrade.
+"""What an open socket costs daphne: nothing kept of its HTTP upgrade, frames on the fast path.
 
-Invisible to a client, and dependent on the Twisted and daphne releases
-installed (realtime/wire.py), so it is checked inside a real daphne process,
-through the test-only app of ``tests/support/inspect_asgi.py``.
+Both are invisible to a client, and both quietly depend on the Twisted,
+autobahn and daphne releases installed (realtime/wire.py), so they are
+checked inside a real daphne process: live objects through the test-only
+app of ``tests/support/inspect_asgi.py``, the writer through ``/metrics``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from tests.support import ws
 from tests.support.data import adb, make_user_with_token
 from tests.support.http import call, post_news
 from tests.support.inspect_asgi import PATH
+from tests.support.metrics import scrape, value
 
 pytestmark = pytest.mark.asyncio
 
@@ -73,3 +75,19 @@ async def test_open_sockets_keep_nothing_of_their_http_upgrade(inspected):
     finally:
         for sock in socks:
             await sock.close()
+
+
+async def test_daphne_sockets_take_the_direct_write(inspected):
+    before = await asyncio.to_thread(scrape, inspected)
+    _, socks = await open_sockets(inspected)
+    for sock in socks:
+        await sock.close()
+    after = await asyncio.to_thread(scrape, inspected)
+
+    def accepted(writer: str) -> float:
+        name = "realtime_connections_accepted_total"
+        return value(after, name, writer=writer) - value(before, name, writer=writer)
+
+    # A Twisted or autobahn release that renamed what realtime/wire.py reads
+    # would show here as "asgi": correct, but the fast path gone.
+    assert (accepted("direct"), accepted("asgi")) == (len(socks), 0)
