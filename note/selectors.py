@@ -1,10 +1,13 @@
 """Reads of notes and read state. Every query that lists or counts notes for a
-user goes through :func:`note_visible_q`, the one statement of the visibility rule."""
+user goes through :func:`note_visible_q`, the one statement of the visibility rule,
+except :func:`note_unread_and_last_id`: the connect path's single SQL statement,
+held to agree with the others by ``tests/note/test_unread_and_last_id.py``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Max, Q, QuerySet
 
 from note.models import Note, NoteRead, NoteReadState
@@ -67,6 +70,43 @@ def note_unread_count(*, user, upto_id: int | None = None) -> int:
         visible = visible.filter(id__lte=upto_id)
         read = read.filter(note_id__lte=upto_id)
     return visible.count() - read.count()
+
+
+def note_unread_and_last_id(*, user) -> tuple[int, int]:
+    """``(note_unread_count(user=user, upto_id=last_id), last_id)``, with
+    ``last_id = note_last_visible_id(user=user)``, in one query and one snapshot.
+
+    Every WebSocket connect asks this for its ``hello`` frame. Through the ORM
+    it is five queries (last id, watermark, join baseline, two counts): five
+    round trips and the ORM's query building, which held the GIL for most of
+    a connect storm's CPU (py-spy, docs/performance.md).
+    """
+    if user is None or not user.is_authenticated:
+        return 0, note_last_visible_id(user=None)
+    note, state, read = (m._meta.db_table for m in (Note, NoteReadState, NoteRead))
+    visible = "(n.recipient_id IS NULL OR n.recipient_id = %s)"
+    joined = getattr(user, "date_joined", None)
+    baseline = f"(SELECT MAX(id) FROM {note} WHERE created < %s)" if joined else "NULL"
+    sql = f"""
+        WITH upto AS (
+            SELECT COALESCE((SELECT read_upto FROM {state} WHERE user_id = %s), {baseline}, 0) AS id
+        ), newest AS (
+            SELECT COALESCE(MAX(n.id), 0) AS id FROM {note} n WHERE {visible}
+        )
+        SELECT newest.id,
+            (SELECT COUNT(*) FROM {note} n
+              WHERE {visible} AND n.id > upto.id AND n.id <= newest.id)
+          - (SELECT COUNT(*) FROM {read} r
+              WHERE r.user_id = %s AND r.note_id > upto.id AND r.note_id <= newest.id)
+        FROM upto, newest
+    """
+    # A DateTimeField parameter as the ORM would pass it (on SQLite, its own text form).
+    since = [connection.ops.adapt_datetimefield_value(joined)] if joined else []
+    params = [user.pk, *since, user.pk, user.pk, user.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        last_id, unread = cursor.fetchone()
+    return unread, last_id
 
 
 def note_read_ids(*, user, notes: Iterable[Note]) -> set[int]:

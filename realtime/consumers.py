@@ -22,7 +22,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from note.selectors import note_last_visible_id, note_list_visible, note_read_ids, note_unread_count
+from note.selectors import note_list_visible, note_read_ids, note_unread_and_last_id
 from note.serializers import note_payload
 from note.services import note_mark_read
 from realtime import metrics, protocol
@@ -125,7 +125,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.hub = await get_hub()
         self.hub.add(self)  # first, so nothing committed from now on can slip past
         log_event(log, "ws_connect", conn=self.conn_id, user=self._who(), after=after)
-        unread, last_id = await run_in_db_thread(_hello_info)(self.user)
+        unread, last_id = await run_in_db_thread(note_unread_and_last_id)(user=self.user)
         await self.send(
             protocol.hello(
                 user=self.user.get_username() if self.user else None,
@@ -243,13 +243,6 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     def _who(self) -> str:
         return str(self.user_id) if self.user_id is not None else "anonymous"
-
-
-def _hello_info(user) -> tuple[int, int]:
-    # last_id first, then the count up to it: a note committed in between is in
-    # neither, and arrives live (its id is above last_id), so the bell stays right.
-    last_id = note_last_visible_id(user=user)
-    return note_unread_count(user=user, upto_id=last_id), last_id
 
 
 def _replay_page(user, after: int, limit: int) -> list[tuple[dict[str, Any], bool]]:
