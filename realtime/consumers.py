@@ -14,6 +14,7 @@ import functools
 import logging
 import uuid
 from collections import deque
+from collections.abc import Awaitable
 from typing import Any
 
 from asgiref.sync import markcoroutinefunction
@@ -138,7 +139,9 @@ class NotesConsumer(AsyncWebsocketConsumer):
             await self._replay(after)
         await self.send(protocol.synced(last_id=self.last_sent))
         while self.buffer:
-            await self._send_note(self.buffer.popleft(), None)
+            pending = self._write_note(self.buffer.popleft(), None)
+            if pending is not None:
+                await pending
         self.buffer = None
         self.buffering = False  # no await since the buffer was seen empty
 
@@ -193,13 +196,16 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     # Called by the hub.
 
-    async def hub_note(self, payload: dict[str, Any], frames: protocol.NoteFrames) -> None:
+    def hub_note(
+        self, payload: dict[str, Any], frames: protocol.NoteFrames
+    ) -> Awaitable[None] | None:
+        """Buffered while the replay runs; otherwise see ``_write_note``."""
         if self.buffering:
             if self.buffer is None:
                 self.buffer = deque()
             self.buffer.append(payload)
-        else:
-            await self._send_note(payload, frames)
+            return None
+        return self._write_note(payload, frames)
 
     async def hub_unread(self, count: int) -> None:
         await self.send(protocol.unread(count=count))
@@ -217,18 +223,27 @@ class NotesConsumer(AsyncWebsocketConsumer):
             self.closing = True
             await self.close(code=code, reason=reason)
 
-    async def _send_note(self, payload: dict[str, Any], frames: protocol.NoteFrames | None) -> None:
+    def _write_note(
+        self, payload: dict[str, Any], frames: protocol.NoteFrames | None
+    ) -> Awaitable[None] | None:
+        """Write one live note unless already sent; an awaitable only for the ASGI send.
+
+        A plain function, not a coroutine: in a broadcast most sockets take
+        the frame straight away (``realtime.wire``), and a coroutine per socket
+        would be made only to finish at once. The caller awaits what comes
+        back before the next note, so the order on the socket is kept.
+        """
         if payload["id"] <= self.last_sent:
-            return
+            return None
         recipient = payload["recipient_id"]
         if recipient is not None and recipient != self.user_id:
-            return  # the hub routes by recipient; this is the second lock on the door
+            return None  # the hub routes by recipient; this is the second lock on the door
         if frames is None:
             frames = protocol.NoteFrames(payload)
         self.last_sent = payload["id"]
         if self.writer is not None and self.writer.write(frames.wire(self.language)):
-            return
-        await self.send(frames.text(self.language))
+            return None
+        return self.send(frames.text(self.language))
 
     async def _replay(self, after: int) -> None:
         while True:
