@@ -52,9 +52,7 @@ class UnreadAndLastIdTests(TestCase):
         }
         for op, who, arg in history:
             if op == "note":
-                [note] = note_create(
-                    kind="t", title="n", recipients=users[who] if who else None
-                )
+                [note] = note_create(kind="t", title="n", recipients=users[who] if who else None)
                 if arg:
                     Note.objects.filter(pk=note.pk).update(created=joined - timedelta(days=1))
             elif op == "read":
