@@ -158,6 +158,9 @@ class Bench:
                 target, plan.targeted_users, plan.targeted_rate, plan.targeted_seconds
             )
             if kind.ours:
+                # As after each A size: let the server finish B's 2,000
+                # disconnects, or D0's first POST measures them (900 ms).
+                time.sleep(1)
                 log(f"{kind.key}: D POST /api/news/ without sockets")
                 out["D0"] = publishing(target, self.poster, plan.posts, plan.post_rate, 0)
                 log(f"{kind.key}: F resume after {plan.missed} missed notes")
