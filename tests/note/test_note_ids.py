@@ -1,0 +1,62 @@
+"""Reserving note ids: one statement per note on databases with RETURNING, the same ids without.
+
+``tests/note/test_commit_order.py`` shows the ids follow commit order; these
+show what a write costs and that every path of ``_reserve_ids`` hands out the
+same dense ids, on SQLite and on PostgreSQL (``DATABASE_URL``).
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from news.services import news_publish
+from note import services
+from note.models import Note, NoteSequence
+from note.services import note_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture(params=["returning", "update-then-select"])
+def reserve_path(request, monkeypatch):
+    """Both ways of reading the sequence back; the second is what SQLite < 3.35 gets."""
+    if request.param == "returning" and not services._has_update_returning(connection):
+        pytest.skip(f"{connection.vendor} here has no UPDATE ... RETURNING")
+    if request.param == "update-then-select":
+        monkeypatch.setattr(services, "_has_update_returning", lambda connection: False)
+    return request.param
+
+
+def test_publishing_news_writes_two_rows_and_the_sequence_and_reads_nothing(alice):
+    with CaptureQueriesContext(connection) as queries:
+        news_publish(author=alice, title="Cheap", content="three statements")
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    # The test runs inside a transaction, so news_publish's is a savepoint
+    # here (BEGIN and COMMIT in production); note_create adds none of its own.
+    assert statements == ["SAVEPOINT", "INSERT", "UPDATE", "INSERT", "RELEASE"], statements
+    assert Note.objects.get().title == "alice posted news: Cheap"
+
+
+def test_ids_are_dense_and_continue_from_the_sequence(reserve_path, alice):
+    first = note_create(kind="t", title="one")
+    batch = note_create(
+        kind="t", title="each", recipients=[alice, alice.__class__.objects.create_user("bob")]
+    )
+    last = note_create(kind="t", title="three")
+    ids = [n.id for n in first + batch + last]
+    assert ids == list(range(ids[0], ids[0] + 4))
+    assert NoteSequence.objects.get(pk=1).last_id == ids[-1]
+    assert sorted(Note.objects.values_list("id", flat=True)) == ids
+
+
+def test_a_lost_sequence_row_is_made_again_after_the_newest_note(reserve_path):
+    (before,) = note_create(kind="t", title="before")
+    NoteSequence.objects.all().delete()  # as a flushed test database leaves it
+    (after,) = note_create(kind="t", title="after")
+    assert after.id == before.id + 1
+    assert NoteSequence.objects.get(pk=1).last_id == after.id
