@@ -51,6 +51,7 @@ def on_news_published(sender: Any, *, news, **kwargs: Any) -> None:
         content=news.content,
         url=news.get_absolute_url(),
         recipients=None,
+        savepoint=False,  # news_publish sends with send(): a failure here fails it whole
     )
 
 

@@ -34,22 +34,26 @@ def note_create(
     recipients: Iterable[AbstractBaseUser] | AbstractBaseUser | None = None,
     title_template: str = "",
     title_params: dict | None = None,
+    savepoint: bool = True,
 ) -> list[Note]:
     """Store one public note (``recipients=None``) or one note per recipient.
 
     Ids come from :class:`~note.models.NoteSequence` inside this transaction
     (commit order, no holes). The notes are handed to the channel layer only
     after the outermost transaction commits; a rollback sends nothing.
+
+    Inside a caller's transaction this is a savepoint, so a caller that
+    catches a failure here (``notify.send_robust``) keeps its own writes.
+    ``savepoint=False`` is for callers whose transaction fails as a whole
+    anyway, like ``news_publish``: SAVEPOINT and RELEASE were two of the ten
+    round trips of a ``POST /api/news/``.
     """
     if not title:
         raise ValueError("a note needs a title")
     targets = [None] if recipients is None else _unique_users(recipients)
     if not targets:
         return []
-    # No savepoint of its own inside a caller's transaction (news_publish's):
-    # a failure here rolls that back too, which is what the caller wants, and
-    # SAVEPOINT and RELEASE were two of the ten round trips of a POST.
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(savepoint=savepoint):
         first_id = _reserve_ids(len(targets))
         now = timezone.now()  # taken under the sequence lock, so it follows id order too
         notes = [

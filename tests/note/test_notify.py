@@ -1,6 +1,7 @@
 """``note.signals.notify``: the fixed format, public vs addressed notes."""
 
 import pytest
+from django.db import transaction
 
 from news.models import News
 from note.models import Note
@@ -118,3 +119,15 @@ def test_overlong_fields_are_clipped_not_rejected(users):
     note = Note.objects.get()
     assert len(note.title) == 500 and note.title.endswith("…")
     assert len(note.content) == 10_000
+
+
+def test_a_robust_sender_keeps_its_own_writes_when_the_note_fails(users):
+    """note_create is a savepoint inside the sender's transaction, not a trap for it."""
+    alice = users[0]
+    with transaction.atomic():
+        News.objects.create(author=alice, title="before")
+        [(_, error)] = notify.send_robust(sender=News, title="bad url", url=123)
+        News.objects.create(author=alice, title="after")  # the transaction still works
+    assert isinstance(error, TypeError)
+    assert sorted(News.objects.values_list("title", flat=True)) == ["after", "before"]
+    assert not Note.objects.exists()
