@@ -1,5 +1,6 @@
 """``POST /api/news/``: publish from a program (token) or a page (session + CSRF)."""
 
+from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 
 from news.forms import NewsForm
@@ -27,5 +28,8 @@ def news_create(request):
     form = NewsForm(data)
     if not form.is_valid():
         raise BadRequest("invalid news", errors={k: list(v) for k, v in form.errors.items()})
-    news = news_publish(author=request.user, **form.cleaned_data)
+    try:
+        news = news_publish(author=request.user, **form.cleaned_data)
+    except ValidationError as exc:  # from a receiver: the note it would make is refused
+        raise BadRequest("invalid news", errors=exc.message_dict) from None
     return JsonResponse(news_json(news), status=201)

@@ -1,8 +1,34 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
+
+# The note a news item becomes carries its content; at most this many UTF-8
+# bytes keep that note (title and URL included) within the notes' size limit.
+CONTENT_MAX_BYTES = 48 * 1024
+
+
+@deconstructible
+class MaxBytesValidator:
+    """Text of at most ``limit`` bytes in UTF-8 (20,000 emoji are 80,000 bytes)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, value: str) -> None:
+        size = len(value.encode())
+        if size > self.limit:
+            raise ValidationError(
+                _("Ensure this text has at most %(limit)d bytes (it has %(size)d)."),
+                code="max_bytes",
+                params={"limit": self.limit, "size": size},
+            )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MaxBytesValidator) and other.limit == self.limit
 
 
 class News(models.Model):
@@ -13,7 +39,12 @@ class News(models.Model):
         verbose_name=_("author"),
     )
     title = models.CharField(_("title"), max_length=200)
-    content = models.TextField(_("content"), blank=True, max_length=20_000)
+    content = models.TextField(
+        _("content"),
+        blank=True,
+        max_length=20_000,
+        validators=[MaxBytesValidator(CONTENT_MAX_BYTES)],
+    )
     created = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
 
     class Meta:

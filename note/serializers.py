@@ -8,6 +8,7 @@ reader's ``read`` flag.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 from typing import Any
 
@@ -54,3 +55,9 @@ def note_wire(payload: dict[str, Any], *, read: bool) -> dict[str, Any]:
 
 def notes_wire(notes: list[Note], *, read_ids: set[int]) -> list[dict[str, Any]]:
     return [note_wire(note_payload(n), read=n.id in read_ids) for n in notes]
+
+
+def note_wire_size(note: Note) -> int:
+    """Bytes of the note's JSON as the protocol sends it (UTF-8, compact), unread."""
+    wire = note_wire(note_payload(note), read=False)
+    return len(json.dumps(wire, ensure_ascii=False, separators=(",", ":")).encode())

@@ -10,18 +10,29 @@ from collections.abc import Iterable
 from functools import partial
 from typing import NamedTuple
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
 from note.models import Note, NoteRead, NoteReadState, NoteSequence
 from note.selectors import note_join_baseline, note_unread_count, note_visible_q
+from note.serializers import note_wire_size
 from realtime import delivery
 
 TITLE_MAX = Note._meta.get_field("title").max_length
 URL_MAX = Note._meta.get_field("url").max_length
 KIND_MAX = Note._meta.get_field("kind").max_length
+
+
+class NoteTooLarge(ValidationError):
+    """A note whose wire form would pass ``NOTES_MAX_NOTE_BYTES``; nothing was stored.
+
+    A ``ValidationError`` keyed by ``content``, so forms and the JSON API answer
+    it as a field error.
+    """
 
 
 def note_create(
@@ -71,6 +82,7 @@ def note_create(
             )
             for i, recipient in enumerate(targets)
         ]
+        _check_size(notes[0])
         Note.objects.bulk_create(notes)
         transaction.on_commit(partial(delivery.publish_notes, notes))
     return notes
@@ -179,6 +191,22 @@ def _unique_users(recipients) -> list:
         if user is not None and user.pk is not None:
             seen.setdefault(user.pk, user)
     return list(seen.values())
+
+
+def _check_size(note: Note) -> None:
+    """Refuse a note whose frame would not fit the protocol's frame limit.
+
+    Measured as UTF-8 bytes of the note's JSON, the form every client gets, so
+    a title of 500 emoji counts four bytes a character. The notes of one call
+    differ only in their recipient, so the first stands for all.
+    """
+    limit = settings.NOTES_MAX_NOTE_BYTES
+    size = note_wire_size(note)
+    if size > limit:
+        raise NoteTooLarge(
+            {"content": [f"the note would be {size} bytes as JSON; at most {limit} are allowed"]},
+            code="too_large",
+        )
 
 
 def _clip(text: str, limit: int) -> str:

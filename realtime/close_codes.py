@@ -17,6 +17,12 @@ once, by ``asgi.py`` before daphne serves anything:
    client hung up) raises autobahn's ``Disconnected`` inside the consumer and
    daphne logs a traceback; such frames are dropped instead (found by
    ``tests/e2e/test_fuzz.py``).
+4. Every write is followed by the output cap's check (``realtime.backpressure``),
+   autobahn's pongs included.
+5. daphne pings a socket only when no data frame came for ``ping_interval``,
+   and any data frame cancels a pending ping's timeout: a client that sends
+   frames but never reads stayed open forever. Here daphne pings every
+   ``ping_interval`` whatever arrives, and only the pong clears it.
 """
 
 from __future__ import annotations
@@ -30,8 +36,12 @@ def install() -> None:
 
     if getattr(WebSocketProtocol, "_realtime_close_codes", False):
         return
+    from realtime.backpressure import check_output
+
     original_handle_reply = WebSocketProtocol.handle_reply
     original_on_connect = WebSocketProtocol.onConnect
+    original_on_message = WebSocketProtocol.onMessage
+    original_send_data = WebSocketProtocol.sendData
 
     def handle_reply(self, message):
         if message.get("type") in ("websocket.send", "websocket.close") and self.state in (
@@ -47,8 +57,18 @@ def install() -> None:
                 return
         return original_handle_reply(self, message)
 
+    def send_data(self, data, sync=False, chopsize=None):
+        original_send_data(self, data, sync, chopsize)
+        check_output(self)
+
+    def on_message(self, payload, isBinary):
+        last_ping = self.last_ping
+        original_on_message(self, payload, isBinary)
+        self.last_ping = last_ping  # point 5
+
     def on_connect(self, request):
         self.failByDrop = False
+        self.autoPingRestartOnAnyTraffic = False
         limit = settings.WS_MAX_FRAME_BYTES
         for option in ("maxMessagePayloadSize", "maxFramePayloadSize"):
             current = getattr(self, option, 0)
@@ -58,4 +78,6 @@ def install() -> None:
 
     WebSocketProtocol.handle_reply = handle_reply
     WebSocketProtocol.onConnect = on_connect
+    WebSocketProtocol.onMessage = on_message
+    WebSocketProtocol.sendData = send_data
     WebSocketProtocol._realtime_close_codes = True

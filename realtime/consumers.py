@@ -27,20 +27,24 @@ from note.selectors import note_list_visible, note_read_ids, note_unread_and_las
 from note.serializers import note_payload
 from note.services import note_mark_read
 from realtime import metrics, protocol
+from realtime.backpressure import CLOSE_TRY_AGAIN_LATER, DRAIN_LOW_WATER, buffered_bytes, drained
 from realtime.db import run_in_db_thread
 from realtime.hub import get_hub
 from realtime.languages import scope_language
 from realtime.limits import FloodGuard
 from realtime.logs import log_event
 from realtime.stream import session_fingerprint
-from realtime.wire import direct_writer, release_upgrade
+from realtime.wire import daphne_protocol, direct_writer, release_upgrade
 
 log = logging.getLogger(__name__)
 
-REPLAY_PAGE = 500
+# Notes per replay query. A replay waiting for a slow reader holds one page, so
+# pages stay small; the database work per note is the same.
+REPLAY_PAGE = 100
 
 CLOSE_POLICY = 1008  # flooding
 CLOSE_TOO_BIG = 1009
+CLOSE_SERVICE_RESTART = 1012
 CLOSE_BAD_REQUEST = 4400
 
 
@@ -126,6 +130,18 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.hub = await get_hub()
         self.hub.add(self)  # first, so nothing committed from now on can slip past
         log_event(log, "ws_connect", conn=self.conn_id, user=self._who(), after=after)
+        try:
+            await self._catch_up_to_live(after)
+        except Exception as exc:
+            # The database failed mid-connect (an outage, a timeout). Whatever
+            # got out, the client resumes from the last id it saw; the hub
+            # must not keep a socket it will never hear close.
+            self.hub.remove(self)
+            log_event(log, "ws_connect_failed", logging.WARNING, conn=self.conn_id, error=repr(exc))
+            await self._close(CLOSE_SERVICE_RESTART, "could not load notes; resume")
+
+    async def _catch_up_to_live(self, after: int | None) -> None:
+        """hello, the replay, synced, then what the hub brought meanwhile."""
         unread, last_id = await run_in_db_thread(note_unread_and_last_id)(user=self.user)
         await self.send(
             protocol.hello(
@@ -135,8 +151,10 @@ class NotesConsumer(AsyncWebsocketConsumer):
             )
         )
         self.last_sent = last_id if after is None else after
-        if after is not None:
-            await self._replay(after)
+        if after is not None and not await self._replay(after):
+            metrics.clients_cut_off.labels("slow_reader").inc()
+            await self._close(CLOSE_TRY_AGAIN_LATER, "too slow reading the replay; resume")
+            return
         await self.send(protocol.synced(last_id=self.last_sent))
         while self.buffer:
             pending = self._write_note(self.buffer.popleft(), None)
@@ -245,16 +263,29 @@ class NotesConsumer(AsyncWebsocketConsumer):
             return None
         return self.send(frames.text(self.language))
 
-    async def _replay(self, after: int) -> None:
+    async def _replay(self, after: int) -> bool:
+        """Send every visible note after ``after``; False if the client stopped reading.
+
+        Each note waits until the client has read all but a little of what
+        was sent before (``realtime.backpressure``), so a replay never piles
+        up in memory for a client that does not keep up.
+        """
+        connection = daphne_protocol(self.base_send)
         while True:
             page = await run_in_db_thread(_replay_page)(self.user, after, REPLAY_PAGE)
             for payload, read in page:
+                if (
+                    connection is not None
+                    and buffered_bytes(connection.transport) > DRAIN_LOW_WATER
+                    and not await drained(connection, within=settings.WS_DRAIN_TIMEOUT_SECONDS)
+                ):
+                    return False
                 await self.send(protocol.note(payload, read=read, language=self.language))
                 after = self.last_sent = payload["id"]
             metrics.notes_replayed.inc(len(page))
             metrics.frames_delivered.labels("replay").inc(len(page))
             if len(page) < REPLAY_PAGE:
-                return
+                return True
 
     def _who(self) -> str:
         return str(self.user_id) if self.user_id is not None else "anonymous"

@@ -39,7 +39,7 @@ layer_errors = Counter(
 )  # direction: send | receive
 clients_cut_off = Counter(
     "realtime_clients_cut_off", "Connections closed or refused by a limit or a check", ["reason"]
-)  # reason: flood | frame_size | bad_token | no_origin_no_token
+)  # reason: flood | frame_size | slow_reader | bad_token | no_origin_no_token
 
 
 def _open_connections() -> int:

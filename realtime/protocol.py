@@ -15,6 +15,10 @@ from django.utils import translation
 from note.serializers import note_wire
 
 PROTOCOL_VERSION = 1
+# The largest frame either side sends (contract: a client frame over 64 KiB
+# closes with 1009). Notes are bounded below it where they are created
+# (``NOTES_MAX_NOTE_BYTES``); ``note()`` holds the line for rows stored before that.
+MAX_FRAME_BYTES = 64 * 1024
 MAX_MARK_READ_IDS = 1000
 MAX_NOTE_ID = 2**63 - 1
 
@@ -103,7 +107,36 @@ def hello(*, user: str | None, unread: int, last_id: int) -> str:
 
 def note(payload: dict[str, Any], *, read: bool, language: str) -> str:
     with translation.override(language):
-        return _dumps({"type": "note", "note": note_wire(payload, read=read)})
+        wire = note_wire(payload, read=read)
+    text = _dumps({"type": "note", "note": wire})
+    if len(text) * 4 > MAX_FRAME_BYTES and len(text.encode()) > MAX_FRAME_BYTES:
+        text = _clipped(wire)
+    return text
+
+
+def _clipped(wire: dict[str, Any]) -> str:
+    """The note frame with its content (then title) cut until it fits ``MAX_FRAME_BYTES``.
+
+    Only a note stored before notes were size-checked can need this; sending
+    it whole would make the client drop the connection, and every resume
+    from before it would fail the same way. ``truncated`` tells the client
+    that ``GET /api/notes/`` has the whole text.
+    """
+    wire = {**wire, "truncated": True}
+    for field in ("content", "title"):
+        whole, keep = wire[field], len(wire[field])
+        while True:
+            text = _dumps({"type": "note", "note": wire})
+            over = len(text.encode()) - MAX_FRAME_BYTES
+            if over <= 0:
+                return text
+            if keep == 0:
+                break
+            # Each character is at least one byte of JSON: cutting `over` of them
+            # gains enough, but for the ellipsis, which the next turn pays for.
+            keep = max(0, keep - over)
+            wire[field] = whole[:keep] + "…" if keep else ""
+    return _dumps({"type": "note", "note": wire})
 
 
 class NoteFrames:

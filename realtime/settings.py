@@ -202,6 +202,13 @@ if not DEBUG:
 
 # WebSocket limits (contract: frames over 64 KiB close with 1009; flooding closes with 1008).
 WS_MAX_FRAME_BYTES = 64 * 1024
+# Bytes a socket may leave unread before it is closed with 1013 (it resumes
+# later), and how long a replay waits for a slow reader (realtime/backpressure.py).
+WS_MAX_BUFFER_BYTES = int(os.environ.get("WS_MAX_BUFFER_BYTES", str(512 * 1024)))
+WS_DRAIN_TIMEOUT_SECONDS = float(os.environ.get("WS_DRAIN_TIMEOUT_SECONDS", "30"))
+# The largest note (UTF-8 bytes of its JSON) that may be created, so that its
+# frame stays under the 64 KiB every client may rely on (note.services).
+NOTES_MAX_NOTE_BYTES = 60 * 1024
 WS_RATE_PER_SECOND = float(os.environ.get("WS_RATE_PER_SECOND", "20"))
 WS_RATE_BURST = int(os.environ.get("WS_RATE_BURST", "40"))
 WS_FLOOD_STRIKES = int(os.environ.get("WS_FLOOD_STRIKES", "20"))

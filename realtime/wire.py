@@ -24,6 +24,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from realtime.backpressure import check_output
+
 
 class DirectWriter:
     """Writes whole frames to one daphne WebSocket, or says it cannot."""
@@ -61,6 +63,7 @@ class DirectWriter:
         except AttributeError:
             return False
         _send_now(self.transport, frame)
+        check_output(protocol)
         return True
 
 
@@ -135,14 +138,12 @@ def release_upgrade(send: Any) -> None:
         requests.clear()  # breaks the request <-> channel cycle: both go by reference count
 
 
-def _daphne_connection(send: Any) -> tuple[Any, Any] | None:
-    """Daphne's WebSocket protocol and its plain TCP transport behind an ASGI ``send``."""
+def daphne_protocol(send: Any) -> Any | None:
+    """Daphne's WebSocket protocol behind an ASGI ``send`` (plain TCP or TLS), or None."""
     from channels.sessions import InstanceSessionWrapper
 
     wrapper = getattr(send, "__self__", None)
     if isinstance(wrapper, InstanceSessionWrapper):
-        # Browser sockets: the session middleware only acts on HTTP responses
-        # and passes WebSocket frames through unchanged.
         send = wrapper.real_send
     if not isinstance(send, functools.partial) or not send.args:
         return None
@@ -150,10 +151,16 @@ def _daphne_connection(send: Any) -> tuple[Any, Any] | None:
         from daphne.ws_protocol import WebSocketProtocol
     except ImportError:  # pragma: no cover - daphne is a dependency
         return None
+    protocol = send.args[0]
+    return protocol if isinstance(protocol, WebSocketProtocol) else None
+
+
+def _daphne_connection(send: Any) -> tuple[Any, Any] | None:
+    """Daphne's WebSocket protocol and its plain TCP transport behind an ASGI ``send``."""
     from twisted.internet.tcp import Connection
 
-    protocol = send.args[0]
-    if not isinstance(protocol, WebSocketProtocol):
+    protocol = daphne_protocol(send)
+    if protocol is None:
         return None
     transport = protocol.transport
     if not isinstance(transport, Connection) or transport.TLS:

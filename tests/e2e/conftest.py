@@ -25,7 +25,8 @@ def e2e_db(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="module")
 def start_server(e2e_db):
-    """Factory: ``start_server(redis_url=None, app=..., **env)`` -> a running DaphneServer.
+    """Factory: ``start_server(redis_url=None, app=..., daphne_args=(), **env)`` -> a running
+    DaphneServer.
 
     Every server it started is stopped when the module ends.
     """
@@ -37,6 +38,7 @@ def start_server(e2e_db):
         redis_url: str | None = None,
         layer_prefix: str = prefix,
         app: str = "asgi:application",
+        daphne_args: tuple[str, ...] = (),
         **env: str,
     ):
         server = DaphneServer(
@@ -45,6 +47,7 @@ def start_server(e2e_db):
             layer_prefix=layer_prefix,
             extra_env=env,
             app=app,
+            daphne_args=daphne_args,
         )
         servers.append(server)
         return server.start()

@@ -65,6 +65,30 @@ def test_api_with_token_publishes_one_note(client, alice):
     assert_one_news_note(News.objects.get(pk=body["id"]))
 
 
+def test_api_refuses_content_too_large_for_a_note_with_a_field_error(client, alice):
+    token = token_issue(user=alice)
+    response = client.post(
+        "/api/news/",
+        data=json.dumps({"title": "Emoji", "content": "😀" * 20_000}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 400
+    assert "bytes" in response.json()["errors"]["content"][0]
+    assert not News.objects.exists() and not Note.objects.exists()
+
+
+def test_admin_add_of_content_too_large_shows_the_form_error(client, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", password="pw-root-123")
+    client.force_login(admin)
+    response = client.post(
+        reverse("admin:news_news_add"), {"title": "Big", "content": "😀" * 20_000}
+    )
+    assert response.status_code == 200
+    assert b"bytes" in response.content
+    assert not News.objects.exists() and not Note.objects.exists()
+
+
 def test_api_with_session_needs_csrf(alice):
     from django.test import Client
 

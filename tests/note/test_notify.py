@@ -1,6 +1,7 @@
 """``note.signals.notify``: the fixed format, public vs addressed notes."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from news.models import News
@@ -130,4 +131,30 @@ def test_a_robust_sender_keeps_its_own_writes_when_the_note_fails(users):
         News.objects.create(author=alice, title="after")  # the transaction still works
     assert isinstance(error, TypeError)
     assert sorted(News.objects.values_list("title", flat=True)) == ["after", "before"]
+    assert not Note.objects.exists()
+
+
+def test_a_note_over_the_size_limit_is_refused_with_a_field_error_and_nothing_stored(users):
+    from note.services import NoteTooLarge
+
+    with pytest.raises(NoteTooLarge) as caught:
+        notify.send(sender=News, title="big", content="😀" * 20_000, recipients=None)
+    assert "at most" in caught.value.message_dict["content"][0]
+    assert not Note.objects.exists()
+
+
+def test_the_size_limit_counts_utf8_bytes_of_the_json_not_characters(users, settings):
+    settings.NOTES_MAX_NOTE_BYTES = 1000
+    notify.send(sender=News, title="fits", content="a" * 700, recipients=None)
+    with pytest.raises(ValidationError):
+        notify.send(sender=News, title="does not", content="é" * 700, recipients=None)
+    assert list(Note.objects.values_list("title", flat=True)) == ["fits"]
+
+
+def test_a_robust_sender_gets_the_size_error_back_and_keeps_its_writes(users):
+    with transaction.atomic():
+        News.objects.create(author=users[0], title="mine")
+        [(_, error)] = notify.send_robust(sender=News, title="big", content="x" * 70_000)
+    assert isinstance(error, ValidationError)
+    assert News.objects.filter(title="mine").exists()
     assert not Note.objects.exists()

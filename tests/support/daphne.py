@@ -31,8 +31,10 @@ class DaphneServer:
         layer_prefix: str = "rt-test",
         extra_env: dict[str, str] | None = None,
         app: str = "asgi:application",
+        daphne_args: tuple[str, ...] = (),
     ) -> None:
         self.app = app
+        self.daphne_args = daphne_args
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -68,6 +70,7 @@ class DaphneServer:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
+                *self.daphne_args,
                 self.app,
             ],
             cwd=ROOT,
@@ -110,6 +113,14 @@ class DaphneServer:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+    def rss_mib(self) -> float:
+        """The server process's resident memory."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")

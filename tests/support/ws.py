@@ -24,9 +24,8 @@ async def connect(
     if after is not None:
         url = f"{url}?after={after}"
     kwargs.setdefault("open_timeout", 10)
-    return await websockets.connect(
-        url, additional_headers=extra, origin=origin, max_size=2**22, **kwargs
-    )
+    kwargs.setdefault("max_size", 2**22)
+    return await websockets.connect(url, additional_headers=extra, origin=origin, **kwargs)
 
 
 async def recv(ws, timeout: float = 5.0) -> dict[str, Any]:

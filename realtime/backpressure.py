@@ -1,0 +1,86 @@
+"""How much a WebSocket may owe its client: the output cap, and waiting for a socket to drain.
+
+Twisted never refuses a write: what the kernel does not take waits in the
+transport's buffer, in our process, for as long as the client does not read.
+A client that pings (or asks for a long replay) and never reads would grow
+that buffer without end. So:
+
+- every write to a daphne WebSocket (ours, and autobahn's own pongs) is
+  followed by a look at the transport's buffer; past ``WS_MAX_BUFFER_BYTES``
+  the socket is closed with 1013 (try again later) and, if the client has not
+  read its way to that close frame within ``OVERFLOW_GRACE`` seconds, the TCP
+  connection is aborted. Nothing is lost: the client resumes with ``?after=``;
+- a replay waits for the buffer to drain below ``DRAIN_LOW_WATER`` before each
+  note, so a slow reader gets its history at its own pace instead of all at once.
+
+The buffer size is read from Twisted's private state (``dataBuffer``,
+``offset``, ``_tempDataLen``, which ``realtime.wire`` also reads); if a
+release renames it, the cap is off and the send path is Twisted's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.conf import settings
+
+from realtime import metrics
+
+CLOSE_TRY_AGAIN_LATER = 1013
+# A client that has not read its way to our close frame by then is not reading.
+OVERFLOW_GRACE = 5.0
+# A replay sends its next note once less than this is waiting for the client.
+DRAIN_LOW_WATER = 64 * 1024
+DRAIN_POLL_SECONDS = 0.05
+
+
+def buffered_bytes(transport: Any) -> int:
+    """Bytes written to ``transport`` that the kernel has not taken yet (0 if unknown)."""
+    try:
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    except (AttributeError, TypeError):
+        return 0
+
+
+def check_output(protocol: Any) -> None:
+    """After a write to daphne's ``protocol``: close it if its client owes too much."""
+    transport = protocol.transport
+    if transport is None or buffered_bytes(transport) <= settings.WS_MAX_BUFFER_BYTES:
+        return
+    if getattr(protocol, "_realtime_overflowed", False):
+        return
+    protocol._realtime_overflowed = True
+    metrics.clients_cut_off.labels("slow_reader").inc()
+    if protocol.state == protocol.STATE_OPEN:
+        protocol.sendCloseFrame(
+            code=CLOSE_TRY_AGAIN_LATER, reasonUtf8=b"too far behind; resume", isReply=False
+        )
+    from twisted.internet import reactor
+
+    reactor.callLater(OVERFLOW_GRACE, _abort, transport)
+
+
+def _abort(transport: Any) -> None:
+    if transport.connected and not getattr(transport, "disconnected", False):
+        transport.abortConnection()
+
+
+async def drained(protocol: Any | None, *, within: float) -> bool:
+    """Wait until ``protocol``'s client has read all but ``DRAIN_LOW_WATER`` bytes.
+
+    False when it has not within ``within`` seconds, or the connection went;
+    True at once for a socket that is not daphne's (nothing to measure).
+    """
+    if protocol is None:
+        return True
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        transport = protocol.transport
+        if transport is None or not transport.connected:
+            return False
+        if buffered_bytes(transport) <= DRAIN_LOW_WATER:
+            return True
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(DRAIN_POLL_SECONDS)
