@@ -3,7 +3,7 @@
 import gc
 import os
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "realtime.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from django.core.asgi import get_asgi_application
 
@@ -15,7 +15,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from realtime import close_codes, shutdown  # noqa: E402
-from realtime.auth import WebSocketGate  # noqa: E402
+from realtime.gate import WebSocketGate  # noqa: E402
 from realtime.hub import get_hub  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 

@@ -48,7 +48,7 @@ def recreate_database() -> None:
 def setup_django(prefix: str) -> None:
     """Configure this process as the app (settings read the environment once)."""
     os.environ.update(server_env(prefix))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "realtime.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     os.environ["LOG_LEVEL"] = "WARNING"  # this process only: servers keep the default
     import django
 
@@ -69,8 +69,8 @@ def create_users(count: int) -> list[BenchUser]:
     """``count`` users with one API token each, in bulk (tokens hashed as the app does)."""
     from django.contrib.auth import get_user_model
 
-    from realtime.models import ApiToken
-    from realtime.tokens import TOKEN_PREFIX, _hash
+    from note.models import ApiToken
+    from note.tokens import TOKEN_PREFIX, _hash
 
     User = get_user_model()
     users = User.objects.bulk_create(
@@ -98,7 +98,7 @@ def close_connections() -> None:
 def create_users_named(names: list[str]) -> list[BenchUser]:
     from django.contrib.auth import get_user_model
 
-    from realtime.tokens import token_issue
+    from note.tokens import token_issue
 
     User = get_user_model()
     out = []

@@ -104,7 +104,7 @@ def _let_publisher_send() -> None:
     would hold the GIL for up to the 5 ms switch interval, adding that to every
     measured latency; the peers' publishes do not pay it either.
     """
-    from realtime.delivery import publisher
+    from realtime.publisher import publisher
 
     publisher.flush(timeout=5)
 

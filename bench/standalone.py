@@ -28,7 +28,7 @@ def prepare(name: str, *, redis_url: str, database_url: str | None = None) -> tu
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         CHANNEL_LAYER_PREFIX=prefix,
-        DJANGO_SETTINGS_MODULE="realtime.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         LOG_LEVEL="ERROR",
     )
     subprocess.run(

@@ -5,7 +5,7 @@ from django.http import JsonResponse
 
 from news.forms import NewsForm
 from news.services import news_publish
-from realtime.http import BadRequest, api_view, json_body
+from note.http import BadRequest, api_view, json_body
 
 
 def news_json(news) -> dict:

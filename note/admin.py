@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from note.models import Note
+from note.models import ApiToken, Note
 
 
 @admin.register(Note)
@@ -15,4 +15,15 @@ class NoteAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued with ``manage.py issue_token``; here they can be reviewed and revoked."""
+
+    list_display = ["prefix", "user", "created", "last_used"]
+    readonly_fields = ["user", "prefix", "created", "last_used"]
+
+    def has_add_permission(self, request):
         return False

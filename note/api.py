@@ -2,10 +2,10 @@
 
 from django.http import JsonResponse
 
+from note.http import BadRequest, api_view, json_body, query_int
 from note.selectors import note_list_visible, note_read_ids, note_unread_count
 from note.serializers import notes_wire
 from note.services import note_mark_read
-from realtime.http import BadRequest, api_view, json_body, query_int
 from realtime.protocol import MAX_MARK_READ_IDS, MAX_NOTE_ID
 
 PAGE_DEFAULT = 50

@@ -1,4 +1,4 @@
-"""Notes, the sequence that orders them, and per-user read state."""
+"""Notes, the sequence that orders them, per-user read state, and API tokens."""
 
 from __future__ import annotations
 
@@ -106,3 +106,24 @@ class NoteRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} read #{self.note_id}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for programs (scripts, ``notes-listen``).
+
+    Only its SHA-256 is stored: the token itself is shown once.
+
+    Tokens are 256-bit random strings, so a fast hash is enough (there is
+    nothing to brute-force, unlike a password).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False, help_text="To recognise a token.")
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

@@ -32,6 +32,18 @@ def note_list_visible(
     return list(qs.order_by("-id")[:limit])
 
 
+def note_list_after(*, after: int, upto: int | None = None, limit: int = 500) -> list[Note]:
+    """Every note of any recipient with ``after < id <= upto``, oldest first.
+
+    What a server process reads when the channel layer lost notes: it routes
+    each to its own sockets, so it needs them all, not one user's.
+    """
+    notes = Note.objects.filter(id__gt=after).select_related("actor").order_by("id")
+    if upto is not None:
+        notes = notes.filter(id__lte=upto)
+    return list(notes[:limit])
+
+
 def note_last_visible_id(*, user) -> int:
     """The newest visible note id, 0 when there is none."""
     return Note.objects.filter(note_visible_q(user=user)).aggregate(m=Max("id"))["m"] or 0

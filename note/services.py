@@ -20,7 +20,7 @@ from django.utils import timezone
 from note.models import Note, NoteRead, NoteReadState, NoteSequence
 from note.selectors import note_join_baseline, note_unread_count, note_visible_q
 from note.serializers import note_wire_size
-from realtime import delivery
+from note.signals import notes_committed, unread_changed
 
 TITLE_MAX = Note._meta.get_field("title").max_length
 URL_MAX = Note._meta.get_field("url").max_length
@@ -84,7 +84,7 @@ def note_create(
         ]
         _check_size(notes[0])
         Note.objects.bulk_create(notes)
-        transaction.on_commit(partial(delivery.publish_notes, notes))
+        transaction.on_commit(partial(notes_committed.send, sender=Note, notes=notes))
     return notes
 
 
@@ -121,7 +121,9 @@ def note_mark_read(
         after = note_unread_count(user=user)
         if after != before:
             transaction.on_commit(
-                partial(delivery.publish_unread, user_id=user.pk, count=after, origin=origin)
+                partial(
+                    unread_changed.send, sender=Note, user_id=user.pk, count=after, origin=origin
+                )
             )
     return MarkReadResult(unread=after, changed=after != before)
 

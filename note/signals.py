@@ -18,3 +18,12 @@ receiver can filter with ``notify.connect(fn, sender=News)``. The receiver in
 from django.dispatch import Signal
 
 notify = Signal()
+
+# Sent by ``note`` itself, after the transaction that wrote them commits, so
+# that delivery (the ``realtime`` app) can hear of it without ``note`` knowing
+# who delivers. ``notes_committed``: ``notes`` (a list of ``Note``).
+# ``unread_changed``: ``user_id``, ``count`` and ``origin`` (the id of the
+# connection that asked, or None). A receiver must not raise: the sender's
+# transaction has already committed.
+notes_committed = Signal()
+unread_changed = Signal()

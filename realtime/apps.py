@@ -7,8 +7,6 @@ class RealtimeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_out
+        from realtime import receivers
 
-        from realtime.sessions import close_sockets_on_logout
-
-        user_logged_out.connect(close_sockets_on_logout, dispatch_uid="realtime.logout")
+        receivers.connect()

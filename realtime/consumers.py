@@ -23,17 +23,15 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from note.selectors import note_list_visible, note_read_ids, note_unread_and_last_id
-from note.serializers import note_payload
-from note.services import note_mark_read
+from note import inbox
 from realtime import metrics, protocol
 from realtime.backpressure import CLOSE_TRY_AGAIN_LATER, DRAIN_LOW_WATER, buffered_bytes, drained
 from realtime.db import run_in_db_thread
+from realtime.events import session_fingerprint
+from realtime.flood import FloodGuard
 from realtime.hub import get_hub
 from realtime.languages import scope_language
-from realtime.limits import FloodGuard
 from realtime.logs import log_event
-from realtime.stream import session_fingerprint
 from realtime.wire import daphne_protocol, direct_writer, release_upgrade
 
 log = logging.getLogger(__name__)
@@ -142,7 +140,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     async def _catch_up_to_live(self, after: int | None) -> None:
         """hello, the replay, synced, then what the hub brought meanwhile."""
-        unread, last_id = await run_in_db_thread(note_unread_and_last_id)(user=self.user)
+        unread, last_id = await run_in_db_thread(inbox.note_unread_and_last_id)(user=self.user)
         await self.send(
             protocol.hello(
                 user=self.user.get_username() if self.user else None,
@@ -206,7 +204,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         elif self.user is None:
             await self.send(protocol.error("bad_request", "log in to mark notes read"))
         else:
-            result = await run_in_db_thread(note_mark_read)(
+            result = await run_in_db_thread(inbox.note_mark_read)(
                 user=self.user, ids=command.ids, all=command.all, origin=self.conn_id
             )
             if result.changed:
@@ -292,6 +290,6 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
 
 def _replay_page(user, after: int, limit: int) -> list[tuple[dict[str, Any], bool]]:
-    notes = note_list_visible(user=user, after=after, limit=limit)
-    read = note_read_ids(user=user, notes=notes)
-    return [(note_payload(n), n.id in read) for n in notes]
+    notes = inbox.note_list_visible(user=user, after=after, limit=limit)
+    read = inbox.note_read_ids(user=user, notes=notes)
+    return [(inbox.note_payload(n), n.id in read) for n in notes]

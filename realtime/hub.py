@@ -27,10 +27,11 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from realtime import metrics, protocol, stream
+from note import inbox
+from realtime import events, metrics, protocol
 from realtime.db import run_in_db_thread
-from realtime.delivery import publisher
 from realtime.logs import log_event
+from realtime.publisher import publisher
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +114,16 @@ class Hub:
 
     async def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == stream.NOTE:
+        if kind == events.NOTE:
             await self._on_note(event["note"])
             committed_at = event.get("committed_at")
             if committed_at is not None:
                 metrics.delivery_latency.observe(max(0.0, time.time() - committed_at))
-        elif kind == stream.UNREAD:
+        elif kind == events.UNREAD:
             for conn in self.by_user.get(event["user_id"], ()):
                 if conn.conn_id != event.get("origin"):
                     await conn.hub_unread(event["count"])
-        elif kind == stream.LOGOUT:
+        elif kind == events.LOGOUT:
             for conn in tuple(self.connections):
                 if conn.session is not None and conn.session == event["session"]:
                     await conn.hub_close(1000, "logged out")
@@ -210,7 +211,7 @@ class Hub:
             try:
                 if channel is None:
                     channel = await layer.new_channel("hub.")
-                    await layer.group_add(stream.GROUP, channel)
+                    await layer.group_add(events.GROUP, channel)
                     self._subscribed.set()
                     log_event(log, "hub_subscribed", channel=channel)
                 event = await layer.receive(channel)
@@ -250,24 +251,16 @@ class Hub:
 
 
 def _last_note_id() -> int:
-    from note.selectors import note_last_id
-
-    return note_last_id()
+    return inbox.note_last_id()
 
 
 def _notes_after(after: int, upto: int | None, limit: int) -> tuple[list[dict], int]:
     """Payloads of every note (any recipient) with after < id <= upto, oldest first."""
-    from note.models import Note
-    from note.selectors import note_last_id
-    from note.serializers import note_payload
-
-    newest = note_last_id()
+    newest = inbox.note_last_id()
     if newest <= after:
         return [], newest
-    notes = Note.objects.filter(id__gt=after).select_related("actor").order_by("id")
-    if upto is not None:
-        notes = notes.filter(id__lte=upto)
-    return [note_payload(n) for n in notes[:limit]], newest
+    notes = inbox.note_list_after(after=after, upto=upto, limit=limit)
+    return [inbox.note_payload(n) for n in notes], newest
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Hub]] = (

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils import translation
 
-from note.serializers import note_wire
+from note.inbox import note_wire
 
 PROTOCOL_VERSION = 1
 # The largest frame either side sends (contract: a client frame over 64 KiB

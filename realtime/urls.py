@@ -1,20 +1,18 @@
-from django.contrib import admin
+"""``include("realtime.urls")`` under any prefix: the JSON API, the health check and metrics.
+
+Names are in the ``notes`` namespace: ``notes:list``, ``notes:read``,
+``notes:healthz``, ``notes:metrics``.
+"""
+
 from django.urls import include, path
 
 from realtime.health import healthz
 from realtime.metrics import metrics_view
 
+app_name = "notes"
+
 urlpatterns = [
-    path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", include("note.urls")),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
-    path("api/", include("note.urls")),
-    path("api/", include("news.api_urls")),
-    path("", include("news.urls")),
-    path("", include("frontend.urls")),
 ]
-
-handler400 = "realtime.errors.bad_request"
-handler404 = "realtime.errors.not_found"
-handler500 = "realtime.errors.server_error"

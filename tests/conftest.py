@@ -37,7 +37,7 @@ def layer_prefix() -> str:
 @pytest.fixture(autouse=True)
 def _fresh_publisher():
     """Each test starts with a publisher bound to no event loop (tests open and close loops)."""
-    from realtime.delivery import publisher
+    from realtime.publisher import publisher
 
     publisher.flush(timeout=2)
     yield

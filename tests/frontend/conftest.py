@@ -180,7 +180,7 @@ def _make_exact_user(username: str):
 
 def make_poster(username: str) -> tuple[Any, str]:
     """A user named exactly ``username`` with an API token (runs in an ORM thread)."""
-    from realtime.tokens import token_issue
+    from note.tokens import token_issue
 
     def make():
         user = _make_exact_user(username)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from news.models import News
 from news.services import news_publish
 from note.models import Note
-from realtime.tokens import token_issue
+from note.tokens import token_issue
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ import redis
 from django.db import transaction
 
 from note.services import note_create
-from realtime import stream
-from realtime.delivery import publisher
+from realtime import events as layer_events
+from realtime.publisher import publisher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +26,7 @@ def redis_layer(settings, redis_url, layer_prefix):
     }
     client = redis.Redis.from_url(redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(f"{layer_prefix}__group__{stream.GROUP}")
+    pubsub.subscribe(f"{layer_prefix}__group__{layer_events.GROUP}")
     yield pubsub
     pubsub.close()
     client.close()
@@ -56,6 +56,6 @@ def test_committed_note_is_published_once_after_commit(redis_layer):
         assert published(redis_layer, wait=0.3) == []  # not before commit
     events = published(redis_layer, wait=2.0)
     assert len(events) == 1
-    assert events[0]["type"] == stream.NOTE
+    assert events[0]["type"] == layer_events.NOTE
     assert events[0]["note"]["id"] == note.id
     assert events[0]["note"]["title"] == "yes"

@@ -4,7 +4,7 @@ import pytest
 
 from note.selectors import note_list_visible, note_unread_count
 from note.services import note_create
-from realtime.tokens import token_issue
+from note.tokens import token_issue
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 
 from note.models import Note
 from note.services import note_create
-from realtime.tokens import token_issue
+from note.tokens import token_issue
 
 pytestmark = pytest.mark.django_db
 

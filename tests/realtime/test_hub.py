@@ -6,7 +6,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from note.services import note_create
-from realtime import delivery
+from realtime import publisher
 from realtime.hub import stop_hub
 from tests.support.data import adb, make_user_with_token
 
@@ -33,7 +33,7 @@ async def client(settings):
 
 async def test_notes_the_layer_lost_are_read_from_the_database_before_the_next(client, monkeypatch):
     # The layer drops two notes (at-most-once delivery, a Redis blip)...
-    monkeypatch.setattr(delivery.publisher, "submit", lambda event: None)
+    monkeypatch.setattr(publisher.publisher, "submit", lambda event: None)
     lost = [(await adb(note_create, kind="t", title=f"lost {i}"))[0] for i in range(2)]
     monkeypatch.undo()
     # ...and the next one that does arrive shows the gap.
@@ -46,7 +46,7 @@ async def test_notes_the_layer_lost_are_read_from_the_database_before_the_next(c
 async def test_a_duplicate_layer_message_is_not_sent_twice(client):
     note = (await adb(note_create, kind="t", title="once"))[0]
     assert json.loads(await client.receive_from(5))["note"]["id"] == note.id
-    delivery.publish_notes([note])  # the same note again, as a retrying publisher might
+    publisher.publish_notes([note])  # the same note again, as a retrying publisher might
     assert await client.receive_nothing(0.5)
 
 

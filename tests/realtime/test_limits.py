@@ -2,7 +2,7 @@
 
 import time
 
-from realtime.limits import FloodGuard
+from realtime.flood import FloodGuard
 
 
 def test_a_burst_passes_then_frames_are_dropped_and_strikes_end_it():

@@ -20,7 +20,7 @@ def settings_in_subprocess(env: dict[str, str], code: str) -> subprocess.Complet
             "-c",
             f"import django; django.setup(); from django.conf import settings; {code}",
         ],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "realtime.settings", **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -5,8 +5,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from realtime.models import ApiToken
-from realtime.tokens import token_user
+from note.models import ApiToken
+from note.tokens import token_user
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import uuid
 
 from django.contrib.auth import get_user_model
 
-from realtime.tokens import token_issue
+from note.tokens import token_issue
 
 
 def make_user(prefix: str = "u", *, password: str | None = None):

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from news.demo import demo_users_ensure
 from news.services import news_publish
-from realtime.delivery import publisher
-from realtime.demo import demo_users_ensure
+from realtime.publisher import publisher
 
 SUBJECTS = (
     "The coffee machine",

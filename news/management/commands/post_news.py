@@ -1,9 +1,9 @@
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from news.services import news_publish
-from realtime.delivery import publisher
-from realtime.tokens import user_by_name
+from realtime.publisher import publisher
 
 
 class Command(BaseCommand):
@@ -16,8 +16,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, user, title, content, **options):
         try:
-            author = user_by_name(user)
-        except Exception:
+            author = get_user_model()._default_manager.get_by_natural_key(user)
+        except get_user_model().DoesNotExist:
             raise CommandError(f"no user named {user!r}") from None
         try:
             news = news_publish(author=author, title=title, content=content)

@@ -74,7 +74,7 @@ MIDDLEWARE = [
     "frontend.csp.ContentSecurityPolicyMiddleware",
 ]
 
-ROOT_URLCONF = "realtime.urls"
+ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "asgi.application"
 WSGI_APPLICATION = None
 
@@ -190,7 +190,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-CSRF_FAILURE_VIEW = "realtime.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from realtime.tokens import token_issue, user_by_name
+from note.tokens import token_issue, user_by_name
 
 
 class Command(BaseCommand):

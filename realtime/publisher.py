@@ -1,7 +1,8 @@
 """Handing committed events to the channel layer without ever making a request wait.
 
-``note.services`` registers :func:`publish_notes` and :func:`publish_unread` with
-``transaction.on_commit``. They only put the event on a queue; one sender task
+``note`` sends ``notes_committed`` and ``unread_changed`` after commit, and
+``realtime.receivers`` hands them to :func:`publish_notes` and
+:func:`publish_unread`. They only put the event on a queue; one sender task
 sends the queue in order. In a server process the sender runs on the server's
 event loop (bound by the hub at start-up); elsewhere (``manage.py post_news``,
 a shell) it runs on a private thread, flushed at exit.
@@ -23,7 +24,8 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
-from realtime import metrics, stream
+from note import inbox
+from realtime import events, metrics
 from realtime.logs import log_event
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,7 @@ class Publisher:
             event = await queue.get()
             try:
                 layer = get_channel_layer()  # looked up each time: tests swap layers
-                await asyncio.wait_for(layer.group_send(stream.GROUP, event), SEND_TIMEOUT)
+                await asyncio.wait_for(layer.group_send(events.GROUP, event), SEND_TIMEOUT)
             except Exception as exc:
                 dropped = 0
                 while not queue.empty():
@@ -121,17 +123,15 @@ publisher = Publisher()
 
 def publish_notes(notes: Iterable[Any]) -> None:
     """After commit: one layer event per note, data serialized once here."""
-    from note.serializers import note_payload
-
     committed_at = time.time()
     for note in notes:
         metrics.notes_created.inc()
-        publisher.submit(stream.note_event(note_payload(note), committed_at=committed_at))
+        publisher.submit(events.note_event(inbox.note_payload(note), committed_at=committed_at))
 
 
 def publish_unread(*, user_id: int, count: int, origin: str | None = None) -> None:
-    publisher.submit(stream.unread_event(user_id=user_id, count=count, origin=origin))
+    publisher.submit(events.unread_event(user_id=user_id, count=count, origin=origin))
 
 
 def publish_logout(*, session_key: str) -> None:
-    publisher.submit(stream.logout_event(session_key=session_key))
+    publisher.submit(events.logout_event(session_key=session_key))

@@ -16,10 +16,10 @@ import logging
 from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
 
+from note.inbox import bearer_token, token_user
 from realtime import metrics
 from realtime.db import run_in_db_thread
 from realtime.logs import log_event
-from realtime.tokens import bearer_token, token_user
 
 log = logging.getLogger(__name__)
 

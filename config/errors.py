@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 
-from realtime.http import error
+from note.http import error
 
 JSON_PREFIXES = ("/api/", "/healthz", "/metrics")
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from realtime.demo import demo_users_ensure
+from news.demo import demo_users_ensure
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
-from realtime.models import ApiToken
+from note.models import ApiToken
 
 TOKEN_PREFIX = "rtn_"
 MAX_TOKEN_LENGTH = 200

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from realtime.tokens import bearer_token, token_user
+from note.tokens import bearer_token, token_user
 
 MAX_BODY_BYTES = 256 * 1024
 

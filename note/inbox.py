@@ -1,0 +1,34 @@
+"""The inbox as other apps reach it: the one module of ``note`` that ``realtime`` imports.
+
+Everything delivery needs from the inbox is named here (reads, the one write
+a socket makes, the wire shape of a note, token checks, and the signals
+``note`` sends after commit), so the rest of ``note`` can change freely and
+``tests/test_layers.py`` can hold the line.
+"""
+
+from note.selectors import (
+    note_last_id,
+    note_list_after,
+    note_list_visible,
+    note_read_ids,
+    note_unread_and_last_id,
+)
+from note.serializers import note_payload, note_wire
+from note.services import note_mark_read
+from note.signals import notes_committed, unread_changed
+from note.tokens import bearer_token, token_user
+
+__all__ = [
+    "bearer_token",
+    "note_last_id",
+    "note_list_after",
+    "note_list_visible",
+    "note_mark_read",
+    "note_payload",
+    "note_read_ids",
+    "note_unread_and_last_id",
+    "note_wire",
+    "notes_committed",
+    "token_user",
+    "unread_changed",
+]

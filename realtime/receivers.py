@@ -1,0 +1,41 @@
+"""What ``realtime`` listens to: the inbox's after-commit signals, and logouts.
+
+Connected in ``RealtimeConfig.ready``. Each receiver only queues an event
+for the channel layer (``realtime.publisher``) and returns: the sender's
+transaction has committed and its request must not wait on Redis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_out
+
+from note import inbox
+from realtime.publisher import publish_logout, publish_notes, publish_unread
+
+
+def on_notes_committed(sender: Any, *, notes, **kwargs: Any) -> None:
+    publish_notes(notes)
+
+
+def on_unread_changed(
+    sender: Any, *, user_id: int, count: int, origin: str | None = None, **kwargs: Any
+) -> None:
+    publish_unread(user_id=user_id, count=count, origin=origin)
+
+
+def on_logged_out(sender: Any, request=None, user=None, **kwargs: Any) -> None:
+    """Logging out closes that session's open WebSockets, in every server process.
+
+    Called before Django flushes the session, so its key is still known.
+    """
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key:
+        publish_logout(session_key=session.session_key)
+
+
+def connect() -> None:
+    inbox.notes_committed.connect(on_notes_committed, dispatch_uid="realtime.notes_committed")
+    inbox.unread_changed.connect(on_unread_changed, dispatch_uid="realtime.unread_changed")
+    user_logged_out.connect(on_logged_out, dispatch_uid="realtime.logout")
