@@ -9,7 +9,6 @@ urlpatterns = [
     path("", include("realtime.urls")),
     path("api/", include("news.api_urls")),
     path("", include("news.urls")),
-    path("", include("frontend.urls")),
 ]
 
 handler400 = "config.errors.bad_request"

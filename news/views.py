@@ -8,6 +8,20 @@ from news.forms import NewsForm
 from news.models import News
 from news.services import news_publish
 
+LATEST_NEWS = 20
+
+
+def index_context(request, *, form: NewsForm | None = None) -> dict:
+    return {
+        "news_list": News.objects.select_related("author")[:LATEST_NEWS],
+        "form": form or NewsForm(),
+    }
+
+
+def index(request):
+    """The site's front page: the latest news and, logged in, the form to post."""
+    return render(request, "news/index.html", index_context(request))
+
 
 @login_required
 @require_POST
@@ -15,9 +29,7 @@ def news_create(request):
     """The page's post form; on errors the page is shown again with them."""
     form = NewsForm(request.POST)
     if not form.is_valid():
-        from frontend.views import index_context
-
-        return render(request, "frontend/index.html", index_context(request, form=form), status=400)
+        return render(request, "news/index.html", index_context(request, form=form), status=400)
     news_publish(author=request.user, **form.cleaned_data)
     messages.success(request, _("Your news is published."))
     return redirect("index")

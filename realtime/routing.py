@@ -3,6 +3,8 @@ from django.urls import path, re_path
 
 from realtime.consumers import NotesConsumer
 
+# Where the notes socket is, below the site's script prefix (the contract's /ws/notes/).
+WEBSOCKET_PATH = "ws/notes/"
 CLOSE_NOT_FOUND = 4404
 
 
@@ -16,6 +18,6 @@ class NoSuchEndpoint(AsyncWebsocketConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/notes/", NotesConsumer.as_asgi()),
+    path(WEBSOCKET_PATH, NotesConsumer.as_asgi()),
     re_path(r"", NoSuchEndpoint.as_asgi()),
 ]

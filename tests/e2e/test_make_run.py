@@ -14,7 +14,7 @@ def test_make_run_serves_the_page_and_healthz_and_prints_the_demo_logins(tmp_pat
         assert status == 200 and "<html" in page.lower()
         status, health = call(f"{site.http_url}/healthz")
         assert (status, health) == (200, {"database": "ok", "channel_layer": "ok"})
-        with urllib.request.urlopen(f"{site.http_url}/static/frontend/style.css") as css:
+        with urllib.request.urlopen(f"{site.http_url}/static/frontend/notes.css") as css:
             assert css.status == 200
         printed = site.output()
         for login in ("alice / alice-demo-1", "bob / bob-demo-1", "carol / carol-demo-1"):

@@ -145,7 +145,7 @@ def log_in(page, username: str, password: str = PASSWORD) -> None:
 
 def wait_live(page) -> None:
     """Wait until the page says "live": connected, and any replay of missed notes is done."""
-    page.locator("#live[data-state=live]").wait_for()
+    page.locator("#notes-live[data-state=live]").wait_for()
 
 
 def screenshot(page, name: str, **kwargs: Any) -> Path:

@@ -29,12 +29,12 @@ def test_a_script_in_a_news_title_shows_as_text_everywhere(server, open_page, us
     toast = page.locator(".toast", has=page.locator(f'a[href$="/news/{news["id"]}/"]'))
     expect(toast.locator(".toast-title")).to_have_text(f"{mallory.username} posted news: {XSS}")
     expect(toast.locator(".toast-content")).to_have_text("<script>alert(2)</script> & more")
-    assert page.locator("#toasts img, #toasts script").count() == 0
+    assert page.locator("#notes-toasts img, #notes-toasts script").count() == 0
 
-    page.locator("#bell").click()
-    item = page.locator("#inbox .inbox-item").first
+    page.locator("#notes-bell").click()
+    item = page.locator("#notes-inbox .inbox-item").first
     expect(item.locator(".inbox-title")).to_have_text(f"{mallory.username} posted news: {XSS}")
-    assert page.locator("#inbox img").count() == 0
+    assert page.locator("#notes-inbox img").count() == 0
 
     page.goto("/")
     expect(page.locator(".news-list a").first).to_have_text(XSS)
@@ -95,6 +95,6 @@ def test_nothing_is_fetched_from_another_site(server, open_page, users):
     hosts: set[str] = set()
     page.on("request", lambda request: hosts.add(re.sub(r"^\w+://([^/]+).*", r"\1", request.url)))
     log_in(page, alice.username)
-    page.locator("#bell").click()
-    expect(page.locator("#inbox")).to_be_visible()
+    page.locator("#notes-bell").click()
+    expect(page.locator("#notes-inbox")).to_be_visible()
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts

@@ -1,9 +1,10 @@
 /**
  * inbox.js: the DOM of the bell (unread count) and its dropdown of recent notes.
  *
- * The markup is in the page (base.html); this module fills the list, keeps the
- * count and opens and closes the panel: a disclosure button, so the panel
- * follows the bell in keyboard order, Escape closes it and gives focus back.
+ * The markup is {% notes_bell %}'s (frontend/templates/notes/bell.html); this
+ * module fills the list, keeps the count and opens and closes the panel: a
+ * disclosure button, so the panel follows the bell in keyboard order, Escape
+ * closes it and gives focus back.
  */
 
 import { element } from "./dom.js";
@@ -25,16 +26,16 @@ export class Inbox {
 
   /** `root`: the element holding the markup; `api`: a NotesApi. */
   constructor(root, { strings, api }) {
-    this.#bell = root.querySelector("#bell");
-    this.#badge = root.querySelector("#bell-count");
-    this.#panel = root.querySelector("#inbox");
-    this.#list = root.querySelector("#inbox-list");
-    this.#status = root.querySelector("#inbox-status");
+    this.#bell = root.querySelector("#notes-bell");
+    this.#badge = root.querySelector("#notes-bell-count");
+    this.#panel = root.querySelector("#notes-inbox");
+    this.#list = root.querySelector("#notes-inbox-list");
+    this.#status = root.querySelector("#notes-inbox-status");
     this.#strings = strings;
     this.#api = api;
 
     this.#bell.addEventListener("click", () => (this.isOpen ? this.close() : this.open()));
-    root.querySelector("#mark-all-read").addEventListener("click", () => this.#markAllRead());
+    root.querySelector("#notes-mark-all-read").addEventListener("click", () => this.#markAllRead());
     root.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.isOpen) {
         this.close();

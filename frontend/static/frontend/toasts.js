@@ -57,7 +57,7 @@ export class ToastStack {
     const hadFocus = toast.contains(document.activeElement);
     const neighbour = toast.nextElementSibling ?? toast.previousElementSibling;
     toast.remove();
-    if (hadFocus) (neighbour?.querySelector("a, button") ?? document.getElementById("main"))?.focus();
+    if (hadFocus) (neighbour?.querySelector("a, button") ?? document.querySelector("main"))?.focus();
     if (!this.#region.contains(document.activeElement)) this.#focused = false;
     this.#updateTimers();
   }

@@ -1,9 +1,15 @@
 /**
- * app.js: wires the page. The connection (notes-client.js) reports what
- * happens; this file decides what the page shows: toasts, the bell, the live
- * indicator and the "new news" button. Configuration comes from data-
- * attributes on <body>, the translated words from the JSON block
- * #notes-client-strings (data, so the Content-Security-Policy allows it).
+ * notes.js: what {% notes_bell %} and {% notes_toasts %} need on a page.
+ *
+ * The connection (notes-client.js) reports what happens; this file decides
+ * what the page shows: toasts, the bell and the live indicator. Its
+ * configuration (URLs, the user, the translated words) is the JSON block
+ * #notes-config that {% notes_toasts %} renders: data, not code, so a strict
+ * Content-Security-Policy allows it.
+ *
+ * Host pages can follow along: every note is also dispatched on `document`
+ * as a "notes:note" CustomEvent ({note, replayed}), and the end of each
+ * replay as "notes:synced".
  */
 
 import { Inbox } from "./inbox.js";
@@ -11,22 +17,24 @@ import { CONNECTED, DISCONNECTED, NotesClient } from "./notes-client.js";
 import { NotesApi } from "./notes-api.js";
 import { ToastStack } from "./toasts.js";
 
-const config = document.body.dataset;
-const strings = JSON.parse(document.getElementById("notes-client-strings").textContent);
+const config = JSON.parse(document.getElementById("notes-config").textContent);
+const { strings } = config;
 const user = config.user || null;
 
-const inbox = user
-  ? new Inbox(document.querySelector(".bell-menu"), {
-      strings,
-      api: new NotesApi({
-        listUrl: config.notesUrl,
-        readUrl: config.readUrl,
-        csrfToken: config.csrfToken,
-      }),
-    })
-  : null;
+const bellMenu = document.querySelector(".notes-ui .bell-menu");
+const inbox =
+  user && bellMenu
+    ? new Inbox(bellMenu, {
+        strings,
+        api: new NotesApi({
+          listUrl: config.listUrl,
+          readUrl: config.readUrl,
+          csrfToken: config.csrfToken,
+        }),
+      })
+    : null;
 
-const toasts = new ToastStack(document.getElementById("toasts"), {
+const toasts = new ToastStack(document.getElementById("notes-toasts"), {
   strings,
   onOpen: (note) => inbox?.markOpened(note),
 });
@@ -40,9 +48,10 @@ const client = new NotesClient({
 // The live indicator: "Connecting…" at first, "Reconnecting…" once a
 // connection or an attempt has failed, "Live" from the end of the replay
 // (the synced frame) for as long as the connection lasts.
-const live = document.getElementById("live");
+const live = document.getElementById("notes-live");
 let everLost = false;
 function showLive(shown) {
+  if (!live) return;
   live.dataset.state = shown;
   live.querySelector(".live-text").textContent = strings[shown];
 }
@@ -63,34 +72,22 @@ client.addEventListener("hello", ({ detail: hello }) => {
   inbox?.setUnread(hello.unread);
 });
 
-// Notes replayed by the first connection are older than this page, so its
-// news list has them already; news from any later note is not on it yet.
-let pageSynced = false;
-client.addEventListener("synced", () => {
-  pageSynced = true;
-  showLive("live");
+let replaying = true;
+client.addEventListener("state", ({ detail: { state } }) => {
+  if (state !== CONNECTED) replaying = true;
 });
-
-// "Show new news (n)" above the list; a click reloads it. (Fetching the list
-// on every note would have each open page call the server on every post.)
-const freshNews = {
-  count: 0,
-  button: document.getElementById("news-fresh"),
-  add() {
-    if (!this.button) return;
-    this.count += 1;
-    this.button.textContent = strings.freshNews.replace("%(count)s", String(this.count));
-    this.button.parentElement.hidden = false;
-  },
-};
-freshNews.button?.addEventListener("click", () => window.location.reload());
+client.addEventListener("synced", ({ detail }) => {
+  replaying = false;
+  showLive("live");
+  document.dispatchEvent(new CustomEvent("notes:synced", { detail }));
+});
 
 client.addEventListener("note", ({ detail: note }) => {
   inbox?.noteArrived(note);
-  if (pageSynced && note.kind === "news.published") freshNews.add();
   if (inbox && !note.read && note.id > countedUpTo) inbox.setUnread(inbox.unread + 1);
   // Your own post is no news to you; the bell still counts it, as the server does.
   if (!note.read && !(user && note.actor === user)) toasts.show(note);
+  document.dispatchEvent(new CustomEvent("notes:note", { detail: { note, replayed: replaying } }));
 });
 
 client.addEventListener("unread", ({ detail: { count } }) => inbox?.unreadChanged(count));
