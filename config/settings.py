@@ -32,6 +32,17 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _env_number(name: str, cast: type, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return cast(value)
+    except ValueError:
+        kind = "whole number" if cast is int else "number"
+        raise ImproperlyConfigured(f"{name} must be a {kind}, not {value!r}") from None
+
+
 DEV_SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
 
 DEBUG = _env_bool("DJANGO_DEBUG", True)
@@ -117,7 +128,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # under ASGI, and without a pool every request would open a new backend.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2,
-        "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "20")),
+        "max_size": _env_number("DATABASE_POOL_SIZE", int, 20),
         "timeout": 10,
     }
 
@@ -143,20 +154,20 @@ REDIS_URL = os.environ.get("REDIS_URL") or None
 REDIS_SENTINELS = _sentinels("REDIS_SENTINELS")
 REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "mymaster")
 if REDIS_SENTINELS:
-    REDIS_HOST: dict | None = {"sentinels": REDIS_SENTINELS, "master_name": REDIS_SENTINEL_MASTER}
+    _redis_host: dict | None = {"sentinels": REDIS_SENTINELS, "master_name": REDIS_SENTINEL_MASTER}
 elif REDIS_URL:
-    REDIS_HOST = {"address": REDIS_URL}
+    _redis_host = {"address": REDIS_URL}
 else:
-    REDIS_HOST = None  # the in-memory layer: one process
+    _redis_host = None  # the in-memory layer: one process
 
-if REDIS_HOST:
+if _redis_host:
     CHANNEL_LAYERS = {
         "default": {
             # One PUBLISH per group message, whatever the number of listeners:
             # the fan-out to sockets happens in each process (realtime/hub.py).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_HOST],
+                "hosts": [_redis_host],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "realtime"),
             },
         }
@@ -200,29 +211,18 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
-# WebSocket limits (contract: frames over 64 KiB close with 1009; flooding closes with 1008).
-WS_MAX_FRAME_BYTES = 64 * 1024
-# Bytes a socket may leave unread before it is closed with 1013 (it resumes
-# later), and how long a replay waits for a slow reader (realtime/backpressure.py).
-WS_MAX_BUFFER_BYTES = int(os.environ.get("WS_MAX_BUFFER_BYTES", str(512 * 1024)))
-WS_DRAIN_TIMEOUT_SECONDS = float(os.environ.get("WS_DRAIN_TIMEOUT_SECONDS", "30"))
-# The largest note (UTF-8 bytes of its JSON) that may be created, so that its
-# frame stays under the 64 KiB every client may rely on (note.services).
-NOTES_MAX_NOTE_BYTES = 60 * 1024
-WS_RATE_PER_SECOND = float(os.environ.get("WS_RATE_PER_SECOND", "20"))
-WS_RATE_BURST = int(os.environ.get("WS_RATE_BURST", "40"))
-WS_FLOOD_STRIKES = int(os.environ.get("WS_FLOOD_STRIKES", "20"))
-# Threads that run the socket side's database work (realtime/db.py).
-WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "8"))
-
-# How often each server process checks the database for notes the channel layer
-# did not bring (a Redis restart, a dropped message): the safety net of "nothing lost".
-NOTES_CATCH_UP_SECONDS = float(os.environ.get("NOTES_CATCH_UP_SECONDS", "1.0"))
-
-# /metrics (realtime/metrics.py): who may read it. Not public by default; in
-# development the machine itself may.
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
-METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"] if DEBUG else [])
+# The product's own settings (NOTES_*): each app documents its defaults in
+# note/conf.py and realtime/conf.py; here the environment may change them.
+NOTES_WS_MAX_BUFFER_BYTES = _env_number("WS_MAX_BUFFER_BYTES", int, 512 * 1024)
+NOTES_WS_DRAIN_TIMEOUT_SECONDS = _env_number("WS_DRAIN_TIMEOUT_SECONDS", float, 30.0)
+NOTES_WS_RATE_PER_SECOND = _env_number("WS_RATE_PER_SECOND", float, 20.0)
+NOTES_WS_RATE_BURST = _env_number("WS_RATE_BURST", int, 40)
+NOTES_WS_FLOOD_STRIKES = _env_number("WS_FLOOD_STRIKES", int, 20)
+NOTES_DB_THREADS = _env_number("WS_DB_THREADS", int, 8)
+NOTES_CATCH_UP_SECONDS = _env_number("NOTES_CATCH_UP_SECONDS", float, 1.0)
+# /metrics: not public; in development the machine itself may read it.
+NOTES_METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+NOTES_METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"] if DEBUG else [])
 
 # LOG_FORMAT=json: one JSON object per line, event fields as keys (realtime/logs.py).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()

@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from functools import partial
 from typing import NamedTuple
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from note import conf
 from note.models import Note, NoteRead, NoteReadState, NoteSequence
 from note.selectors import note_join_baseline, note_unread_count, note_visible_q
 from note.serializers import note_wire_size
@@ -202,7 +202,7 @@ def _check_size(note: Note) -> None:
     a title of 500 emoji counts four bytes a character. The notes of one call
     differ only in their recipient, so the first stands for all.
     """
-    limit = settings.NOTES_MAX_NOTE_BYTES
+    limit = conf.MAX_NOTE_BYTES
     size = note_wire_size(note)
     if size > limit:
         raise NoteTooLarge(

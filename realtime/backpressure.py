@@ -23,9 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from django.conf import settings
-
-from realtime import metrics
+from realtime import conf, metrics
 
 CLOSE_TRY_AGAIN_LATER = 1013
 # A client that has not read its way to our close frame by then is not reading.
@@ -46,7 +44,7 @@ def buffered_bytes(transport: Any) -> int:
 def check_output(protocol: Any) -> None:
     """After a write to daphne's ``protocol``: close it if its client owes too much."""
     transport = protocol.transport
-    if transport is None or buffered_bytes(transport) <= settings.WS_MAX_BUFFER_BYTES:
+    if transport is None or buffered_bytes(transport) <= conf.WS_MAX_BUFFER_BYTES:
         return
     if getattr(protocol, "_realtime_overflowed", False):
         return

@@ -32,11 +32,11 @@ SERVER_CODES = frozenset({1000, 1001, 1008, 1009, 1011, 1012, 1013})
 
 def install() -> None:
     from daphne.ws_protocol import WebSocketProtocol
-    from django.conf import settings
 
     if getattr(WebSocketProtocol, "_realtime_close_codes", False):
         return
     from realtime.backpressure import check_output
+    from realtime.protocol import MAX_FRAME_BYTES
 
     original_handle_reply = WebSocketProtocol.handle_reply
     original_on_connect = WebSocketProtocol.onConnect
@@ -69,7 +69,7 @@ def install() -> None:
     def on_connect(self, request):
         self.failByDrop = False
         self.autoPingRestartOnAnyTraffic = False
-        limit = settings.WS_MAX_FRAME_BYTES
+        limit = MAX_FRAME_BYTES
         for option in ("maxMessagePayloadSize", "maxFramePayloadSize"):
             current = getattr(self, option, 0)
             if current == 0 or current > limit:

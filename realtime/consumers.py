@@ -21,10 +21,9 @@ from asgiref.sync import markcoroutinefunction
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
 from note import inbox
-from realtime import metrics, protocol
+from realtime import conf, metrics, protocol
 from realtime.backpressure import CLOSE_TRY_AGAIN_LATER, DRAIN_LOW_WATER, buffered_bytes, drained
 from realtime.db import run_in_db_thread
 from realtime.events import session_fingerprint
@@ -170,7 +169,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return  # frames already in flight when we closed: nothing to answer
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
-        if size > settings.WS_MAX_FRAME_BYTES:
+        if size > protocol.MAX_FRAME_BYTES:
             metrics.clients_cut_off.labels("frame_size").inc()
             log_event(
                 log, "ws_limit", conn=self.conn_id, user=self._who(), limit="frame_size", bytes=size
@@ -179,9 +178,9 @@ class NotesConsumer(AsyncWebsocketConsumer):
             return
         if self.guard is None:
             self.guard = FloodGuard(
-                rate=settings.WS_RATE_PER_SECOND,
-                burst=settings.WS_RATE_BURST,
-                strikes=settings.WS_FLOOD_STRIKES,
+                rate=conf.WS_RATE_PER_SECOND,
+                burst=conf.WS_RATE_BURST,
+                strikes=conf.WS_FLOOD_STRIKES,
             )
         if not self.guard.admit():
             if self.guard.exhausted:
@@ -275,7 +274,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 if (
                     connection is not None
                     and buffered_bytes(connection.transport) > DRAIN_LOW_WATER
-                    and not await drained(connection, within=settings.WS_DRAIN_TIMEOUT_SECONDS)
+                    and not await drained(connection, within=conf.WS_DRAIN_TIMEOUT_SECONDS)
                 ):
                     return False
                 await self.send(protocol.note(payload, read=read, language=self.language))

@@ -23,13 +23,14 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
-from django.conf import settings
 from django.db import close_old_connections
+
+from realtime import conf
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_executor = ThreadPoolExecutor(max_workers=settings.WS_DB_THREADS, thread_name_prefix="realtime-db")
+_executor = ThreadPoolExecutor(max_workers=conf.DB_THREADS, thread_name_prefix="realtime-db")
 
 
 def run_in_db_thread(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+
+from realtime.layer import notes_layer, redis_hosts
 
 # Load balancers and Kubernetes probes give up after about a second by default.
 CHECK_TIMEOUT = 0.8
@@ -20,14 +20,15 @@ def _check_database() -> None:
 
 
 async def _check_layer() -> None:
-    if not settings.REDIS_HOST:
-        get_channel_layer()  # in-memory: configured is healthy
+    hosts = redis_hosts()
+    if not hosts:
+        notes_layer()  # in-memory (or another kind): configured is healthy
         return
     from channels_redis.utils import create_pool
     from redis import asyncio as aioredis
 
     # The layer's own way of reaching Redis (a URL, or the master via Sentinel).
-    pool = create_pool({**settings.REDIS_HOST, "socket_connect_timeout": CHECK_TIMEOUT})
+    pool = create_pool({**hosts[0], "socket_connect_timeout": CHECK_TIMEOUT})
     client = aioredis.Redis(connection_pool=pool)
     try:
         await client.ping()

@@ -24,12 +24,10 @@ import weakref
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
-from channels.layers import get_channel_layer
-from django.conf import settings
-
 from note import inbox
-from realtime import events, metrics, protocol
+from realtime import conf, events, metrics, protocol
 from realtime.db import run_in_db_thread
+from realtime.layer import notes_layer
 from realtime.logs import log_event
 from realtime.publisher import publisher
 
@@ -204,7 +202,7 @@ class Hub:
     # Background tasks.
 
     async def _listen(self) -> None:
-        layer = get_channel_layer()
+        layer = notes_layer()
         channel: str | None = None
         backoff = 0.5
         while True:
@@ -236,7 +234,7 @@ class Hub:
     async def _watch(self) -> None:
         failures = 0
         while True:
-            await asyncio.sleep(settings.NOTES_CATCH_UP_SECONDS)
+            await asyncio.sleep(conf.CATCH_UP_SECONDS)
             try:
                 await self.catch_up()
                 failures = 0

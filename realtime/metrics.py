@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hmac
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from realtime import conf
 
 connections_open = Gauge("realtime_connections_open", "WebSocket connections open now")
 connections_accepted = Counter(
@@ -52,11 +53,11 @@ connections_open.set_function(_open_connections)
 
 
 def _allowed(request: HttpRequest) -> bool:
-    token = settings.METRICS_TOKEN
+    token = conf.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer "):
         return hmac.compare_digest(header[7:].strip().encode(), token.encode())
-    return request.META.get("REMOTE_ADDR") in settings.METRICS_ALLOWED_IPS
+    return request.META.get("REMOTE_ADDR") in conf.METRICS_ALLOWED_IPS
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -22,10 +22,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from channels.layers import get_channel_layer
-
 from note import inbox
 from realtime import events, metrics
+from realtime.layer import notes_layer
 from realtime.logs import log_event
 
 log = logging.getLogger(__name__)
@@ -95,7 +94,7 @@ class Publisher:
         while True:
             event = await queue.get()
             try:
-                layer = get_channel_layer()  # looked up each time: tests swap layers
+                layer = notes_layer()  # looked up each time: tests swap layers
                 await asyncio.wait_for(layer.group_send(events.GROUP, event), SEND_TIMEOUT)
             except Exception as exc:
                 dropped = 0

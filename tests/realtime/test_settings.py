@@ -92,3 +92,17 @@ def test_redis_sentinels_take_precedence_and_bad_ones_are_refused_clearly():
     )
     bad = settings_in_subprocess({"REDIS_SENTINELS": "sentinel-a"}, "print('started')")
     assert bad.returncode != 0 and "REDIS_SENTINELS takes host:port pairs" in bad.stderr
+
+
+def test_the_environment_sets_the_products_notes_settings():
+    result = settings_in_subprocess(
+        {"WS_RATE_PER_SECOND": "5.5", "WS_MAX_BUFFER_BYTES": "1000", "METRICS_TOKEN": "t"},
+        "print(settings.NOTES_WS_RATE_PER_SECOND, settings.NOTES_WS_MAX_BUFFER_BYTES,"
+        " settings.NOTES_METRICS_TOKEN)",
+    )
+    assert result.stdout.split() == ["5.5", "1000", "t"]
+
+
+def test_a_number_that_is_not_one_is_refused_with_its_name():
+    bad = settings_in_subprocess({"WS_RATE_BURST": "lots"}, "print('started')")
+    assert bad.returncode != 0 and "WS_RATE_BURST must be a whole number, not 'lots'" in bad.stderr

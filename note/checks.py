@@ -1,0 +1,27 @@
+"""System checks for the inbox's settings: a wrong value is a message at start-up."""
+
+from __future__ import annotations
+
+from django.core import checks
+
+from note import conf
+
+# What a note frame adds around the note, and what a translated title may add.
+FRAME_ENVELOPE = 4 * 1024
+MAX_FRAME_BYTES = 64 * 1024
+
+
+@checks.register()
+def check_note_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    limit = conf.MAX_NOTE_BYTES
+    ceiling = MAX_FRAME_BYTES - FRAME_ENVELOPE
+    if type(limit) is not int or not 1024 <= limit <= ceiling:
+        return [
+            checks.Error(
+                f"NOTES_MAX_NOTE_BYTES must be a whole number of bytes from 1024 to {ceiling}, "
+                f"not {limit!r}",
+                hint="Notes larger than that would not fit the protocol's 64 KiB frames.",
+                id="note.E001",
+            )
+        ]
+    return []

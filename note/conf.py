@@ -1,0 +1,24 @@
+"""The inbox's settings. Each is a Django setting of the name below; unset, the default holds.
+
+Read at the moment of use (``conf.MAX_NOTE_BYTES`` reads ``NOTES_MAX_NOTE_BYTES``),
+so ``override_settings`` works. ``note.checks`` says when one is unusable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # The largest note that may be created, in UTF-8 bytes of its JSON, so that
+    # its frame stays under the 64 KiB every client may rely on.
+    "NOTES_MAX_NOTE_BYTES": 60 * 1024,
+}
+
+
+def __getattr__(name: str) -> Any:
+    key = f"NOTES_{name}"
+    if key not in DEFAULTS:
+        raise AttributeError(f"no setting {key}")
+    return getattr(settings, key, DEFAULTS[key])

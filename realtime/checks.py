@@ -1,0 +1,70 @@
+"""System checks for delivery: settings that cannot work, and set-ups that will not scale.
+
+Each message says what to change. They run with ``manage.py check`` and at
+the start of ``runserver``, ``migrate`` and the test runner.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import checks
+
+from realtime import conf
+
+POSITIVE_NUMBERS = {
+    "NOTES_CATCH_UP_SECONDS": (float, int),
+    "NOTES_WS_RATE_PER_SECOND": (float, int),
+    "NOTES_WS_DRAIN_TIMEOUT_SECONDS": (float, int),
+    "NOTES_DB_THREADS": (int,),
+    "NOTES_WS_RATE_BURST": (int,),
+    "NOTES_WS_FLOOD_STRIKES": (int,),
+    "NOTES_WS_MAX_BUFFER_BYTES": (int,),
+}
+
+
+@checks.register()
+def check_realtime_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    messages: list[checks.CheckMessage] = []
+    for name, types in POSITIVE_NUMBERS.items():
+        value = getattr(conf, name.removeprefix("NOTES_"))
+        if type(value) not in types or value <= 0:
+            kind = "whole number" if types == (int,) else "number"
+            messages.append(
+                checks.Error(
+                    f"{name} must be a positive {kind}, not {value!r}",
+                    hint=f"Remove it to use the default, {conf.DEFAULTS[name]!r}.",
+                    id="realtime.E001",
+                )
+            )
+    ips = conf.METRICS_ALLOWED_IPS
+    if isinstance(ips, str) or not all(isinstance(ip, str) for ip in ips):
+        messages.append(
+            checks.Error(
+                "NOTES_METRICS_ALLOWED_IPS must be a list of addresses, not a string",
+                hint='For example ["127.0.0.1", "::1"].',
+                id="realtime.E002",
+            )
+        )
+    installed = settings.INSTALLED_APPS
+    if "channels" not in installed:
+        messages.append(
+            checks.Error(
+                '"channels" is not in INSTALLED_APPS',
+                hint='Add "daphne" (first) and "channels" next to "note", "realtime", "frontend".',
+                id="realtime.E003",
+            )
+        )
+    layers = getattr(settings, "CHANNEL_LAYERS", {}) or {}
+    if conf.CHANNEL_LAYER not in layers and not settings.DEBUG:
+        messages.append(
+            checks.Warning(
+                f"No channel layer {conf.CHANNEL_LAYER!r} in CHANNEL_LAYERS: notes reach only "
+                "the sockets of the process that sent them (in-memory layer)",
+                hint="With more than one server process, configure channels-redis: "
+                'CHANNEL_LAYERS = {"default": {"BACKEND": '
+                '"channels_redis.pubsub.RedisPubSubChannelLayer", '
+                '"CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"]}}}',
+                id="realtime.W002",
+            )
+        )
+    return messages

@@ -1,0 +1,43 @@
+"""System checks turn unusable settings into messages that say what to change."""
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+
+def ids(**settings) -> list[str]:
+    with override_settings(**settings):
+        return [m.id for m in checks.run_checks()]
+
+
+def test_the_standalone_settings_pass_every_check():
+    assert ids() == []
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("NOTES_CATCH_UP_SECONDS", 0),
+        ("NOTES_DB_THREADS", "8"),
+        ("NOTES_WS_MAX_BUFFER_BYTES", -1),
+        ("NOTES_WS_RATE_PER_SECOND", None),
+    ],
+)
+def test_a_bad_delivery_setting_is_an_error_naming_it(name, value):
+    with override_settings(**{name: value}):
+        [message] = checks.run_checks()
+    assert message.id == "realtime.E001" and name in message.msg
+    assert "default" in message.hint
+
+
+def test_metrics_ips_given_as_one_string_is_an_error():
+    assert ids(NOTES_METRICS_ALLOWED_IPS="127.0.0.1") == ["realtime.E002"]
+
+
+def test_a_note_size_limit_past_the_frame_limit_is_an_error():
+    assert ids(NOTES_MAX_NOTE_BYTES=64 * 1024) == ["note.E001"]
+
+
+def test_no_channel_layer_in_production_warns_that_notes_stay_in_one_process():
+    assert ids(CHANNEL_LAYERS={}, DEBUG=False) == ["realtime.W002"]
+    assert ids(CHANNEL_LAYERS={}, DEBUG=True) == []
