@@ -24,14 +24,21 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from note import inbox
 from realtime import conf, metrics, protocol
-from realtime.backpressure import CLOSE_TRY_AGAIN_LATER, DRAIN_LOW_WATER, buffered_bytes, drained
 from realtime.db import run_in_db_thread
 from realtime.events import session_fingerprint
 from realtime.flood import FloodGuard
-from realtime.hub import get_hub
 from realtime.languages import scope_language
 from realtime.logs import log_event
-from realtime.wire import daphne_protocol, direct_writer, release_upgrade
+from realtime.patches.connection import daphne_protocol
+from realtime.patches.direct_write import direct_writer
+from realtime.patches.output_cap import (
+    CLOSE_TRY_AGAIN_LATER,
+    DRAIN_LOW_WATER,
+    buffered_bytes,
+    drained,
+)
+from realtime.patches.release_upgrade import release_upgrade
+from realtime.runtime import current_runtime
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,7 @@ REPLAY_PAGE = 100
 
 CLOSE_POLICY = 1008  # flooding
 CLOSE_TOO_BIG = 1009
+CLOSE_GOING_AWAY = 1001
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_BAD_REQUEST = 4400
 
@@ -124,7 +132,12 @@ class NotesConsumer(AsyncWebsocketConsumer):
             await self.send(protocol.error(exc.code, exc.message))
             await self.close(code=CLOSE_BAD_REQUEST, reason=exc.message)
             return
-        self.hub = await get_hub()
+        runtime = await current_runtime()
+        if not runtime.accepting:
+            # This process is stopping: the client reconnects, to another one.
+            await self._close(CLOSE_GOING_AWAY, "server shutting down; resume")
+            return
+        self.hub = runtime.hub
         self.hub.add(self)  # first, so nothing committed from now on can slip past
         log_event(log, "ws_connect", conn=self.conn_id, user=self._who(), after=after)
         try:
@@ -244,7 +257,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         """Write one live note unless already sent; an awaitable only for the ASGI send.
 
         A plain function, not a coroutine: in a broadcast most sockets take
-        the frame straight away (``realtime.wire``), and a coroutine per socket
+        the frame straight away (``realtime.patches.direct_write``), and a coroutine per socket
         would be made only to finish at once. The caller awaits what comes
         back before the next note, so the order on the socket is kept.
         """
@@ -264,7 +277,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         """Send every visible note after ``after``; False if the client stopped reading.
 
         Each note waits until the client has read all but a little of what
-        was sent before (``realtime.backpressure``), so a replay never piles
+        was sent before (``realtime.patches.output_cap``), so a replay never piles
         up in memory for a client that does not keep up.
         """
         connection = daphne_protocol(self.base_send)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
@@ -29,7 +28,6 @@ from realtime import conf, events, metrics, protocol
 from realtime.db import run_in_db_thread
 from realtime.layer import notes_layer
 from realtime.logs import log_event
-from realtime.publisher import publisher
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +68,11 @@ class Hub:
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self._subscribed = asyncio.Event()
+        self.empty = asyncio.Event()  # set while no connection is registered
+        self.empty.set()
 
     async def start(self) -> None:
         self.last_id = await run_in_db_thread(_last_note_id)()
-        publisher.bind(self.loop)
         self._tasks = [
             self.loop.create_task(self._listen(), name="hub-listen"),
             self.loop.create_task(self._watch(), name="hub-watch"),
@@ -96,11 +95,14 @@ class Hub:
         if conn in self.connections:
             return
         self.connections.add(conn)
+        self.empty.clear()
         if conn.user_id is not None:
             self.by_user[conn.user_id] = (*self.by_user.get(conn.user_id, ()), conn)
 
     def remove(self, conn: Subscriber) -> None:
         self.connections.discard(conn)
+        if not self.connections:
+            self.empty.set()
         if conn.user_id is not None:
             peers = tuple(c for c in self.by_user.get(conn.user_id, ()) if c is not conn)
             if peers:
@@ -183,7 +185,7 @@ class Hub:
         # sockets 12-15 ms, 47 ms without the slices (workload D of
         # docs/performance.md; 11 ms with no sockets). Reading the clock for
         # every socket was 6.6 % of a fan-out's samples: it is read every 32.
-        # Most sockets take the frame at once (realtime/wire.py) and hand back
+        # Most sockets take the frame at once (realtime/patches/direct_write.py) and hand back
         # nothing to await, so the loop makes no coroutine per socket.
         clock = self.loop.time
         pause_at = clock() + FAN_OUT_SLICE_SECONDS
@@ -259,47 +261,3 @@ def _notes_after(after: int, upto: int | None, limit: int) -> tuple[list[dict], 
         return [], newest
     notes = inbox.note_list_after(after=after, upto=upto, limit=limit)
     return [inbox.note_payload(n) for n in notes], newest
-
-
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Hub]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def get_hub() -> Hub:
-    """The hub of the running event loop, started on first use."""
-    loop = asyncio.get_running_loop()
-    starting = _hubs.get(loop)
-    if starting is None or (starting.done() and starting.exception() is not None):
-        starting = _hubs[loop] = loop.create_task(_start_hub(loop))
-    return await asyncio.shield(starting)
-
-
-async def _start_hub(loop: asyncio.AbstractEventLoop) -> Hub:
-    hub = Hub(loop)
-    await hub.start()
-    return hub
-
-
-def open_connections() -> int:
-    """WebSocket connections registered with this process's hubs (read by /metrics)."""
-    total = 0
-    for starting in list(_hubs.values()):
-        if starting.done() and not starting.cancelled() and starting.exception() is None:
-            total += len(starting.result().connections)
-    return total
-
-
-def running_hub() -> Hub | None:
-    """The running loop's hub if it has started, without starting one (shutdown)."""
-    starting = _hubs.get(asyncio.get_running_loop())
-    if starting is None or not starting.done() or starting.exception() is not None:
-        return None
-    return starting.result()
-
-
-async def stop_hub() -> None:
-    """Stop this loop's hub (tests, shutdown)."""
-    starting = _hubs.pop(asyncio.get_running_loop(), None)
-    if starting is not None and starting.done() and starting.exception() is None:
-        await starting.result().stop()

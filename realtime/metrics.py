@@ -21,7 +21,7 @@ from realtime import conf
 connections_open = Gauge("realtime_connections_open", "WebSocket connections open now")
 connections_accepted = Counter(
     "realtime_connections_accepted", "WebSocket connections accepted", ["writer"]
-)  # writer: direct (frames written to daphne's transport, realtime/wire.py) | asgi
+)  # writer: direct (frames written to daphne's transport, realtime/patches/direct_write.py) | asgi
 notes_created = Counter("realtime_notes_created", "Notes committed by this process")
 frames_delivered = Counter(
     "realtime_frames_delivered", "Note frames written to sockets", ["path"]
@@ -38,13 +38,16 @@ notes_caught_up = Counter(
 layer_errors = Counter(
     "realtime_layer_errors", "Channel layer failures", ["direction"]
 )  # direction: send | receive
+patch_active = Gauge(
+    "realtime_patch_active", "1 when a patch of daphne/Twisted/autobahn is on", ["patch"]
+)  # realtime.patches: off on a library release it was not checked against
 clients_cut_off = Counter(
     "realtime_clients_cut_off", "Connections closed or refused by a limit or a check", ["reason"]
 )  # reason: flood | frame_size | slow_reader | bad_token | no_origin_no_token
 
 
 def _open_connections() -> int:
-    from realtime.hub import open_connections
+    from realtime.runtime import open_connections
 
     return open_connections()
 

@@ -145,7 +145,7 @@ class NoteFrames:
     ``text`` is the frame for the ASGI send; ``wire`` is the same frame as the
     bytes of a whole WebSocket message (header and UTF-8 payload), so that a
     broadcast to thousands of sockets of one language encodes and frames it
-    once (see ``realtime.wire``).
+    once (see ``realtime.patches.direct_write``).
     """
 
     __slots__ = ("_text", "_wire", "payload")

@@ -1,7 +1,7 @@
 """What an open socket costs daphne: nothing kept of its HTTP upgrade, frames on the fast path.
 
 Both are invisible to a client, and both quietly depend on the Twisted,
-autobahn and daphne releases installed (realtime/wire.py), so they are
+autobahn and daphne releases installed (realtime/patches/direct_write.py), so they are
 checked inside a real daphne process: live objects through the test-only
 app of ``tests/support/inspect_asgi.py``, the writer through ``/metrics``.
 """
@@ -88,6 +88,6 @@ async def test_daphne_sockets_take_the_direct_write(inspected):
         name = "realtime_connections_accepted_total"
         return value(after, name, writer=writer) - value(before, name, writer=writer)
 
-    # A Twisted or autobahn release that renamed what realtime/wire.py reads
+    # A Twisted or autobahn release that renamed what realtime/patches/direct_write.py reads
     # would show here as "asgi": correct, but the fast path gone.
     assert (accepted("direct"), accepted("asgi")) == (len(socks), 0)

@@ -7,7 +7,7 @@ from channels.testing import WebsocketCommunicator
 
 from note.services import note_create
 from realtime import publisher
-from realtime.hub import stop_hub
+from realtime.runtime import stop_runtime
 from tests.support.data import adb, make_user_with_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -28,7 +28,7 @@ async def client(settings):
     assert json.loads(await communicator.receive_from(5))["type"] == "synced"
     yield communicator
     await communicator.disconnect()
-    await stop_hub()
+    await stop_runtime()
 
 
 async def test_notes_the_layer_lost_are_read_from_the_database_before_the_next(client, monkeypatch):
@@ -88,4 +88,4 @@ async def test_a_private_note_reaches_every_socket_of_its_user_and_only_those(se
         assert json.loads(await other.receive_from(5))["note"]["id"] == public.id
         await other.disconnect()
     finally:
-        await stop_hub()
+        await stop_runtime()

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from news.demo import demo_users_ensure
 from news.services import news_publish
-from realtime.publisher import publisher
+from realtime.runtime import publishing
 
 SUBJECTS = (
     "The coffee machine",
@@ -111,13 +111,13 @@ class Command(BaseCommand):
 
     def _post_one(self, author) -> None:
         title = f"{random.choice(SUBJECTS)} {random.choice(PREDICATES)}"
-        news = news_publish(
-            author=author,
-            title=title,
-            content=f"Posted by {author.get_username()} from manage.py demo.",
-        )
         # With a shared layer the note goes out now rather than at exit; with
         # the in-memory one the server's database catch-up brings it anyway.
-        publisher.flush(timeout=3)
+        with publishing(timeout=3):
+            news = news_publish(
+                author=author,
+                title=title,
+                content=f"Posted by {author.get_username()} from manage.py demo.",
+            )
         self.stdout.write(f"{author.get_username()} posted news {news.pk}: {title}")
         self.stdout.flush()  # a line per item as it happens, also through a pipe

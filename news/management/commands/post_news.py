@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from news.services import news_publish
-from realtime.publisher import publisher
+from realtime.runtime import publishing
 
 
 class Command(BaseCommand):
@@ -20,8 +20,8 @@ class Command(BaseCommand):
         except get_user_model().DoesNotExist:
             raise CommandError(f"no user named {user!r}") from None
         try:
-            news = news_publish(author=author, title=title, content=content)
+            with publishing(timeout=3):  # the note reaches the layer before the process exits
+                news = news_publish(author=author, title=title, content=content)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
-        publisher.flush(timeout=3)  # hand the note to the layer before the process exits
         self.stdout.write(f"published news {news.pk}: {news.get_absolute_url()}")

@@ -1,4 +1,4 @@
-"""Daphne's connection under the ASGI ``send``: the broadcast fast path, and what the upgrade left.
+"""The broadcast fast path: a note's frame bytes written straight to daphne's transport.
 
 Through the ASGI send, every socket of a broadcast pays for the consumer's
 send coroutine, daphne's ``handle_reply``, encoding the text to UTF-8 again,
@@ -15,16 +15,28 @@ queue; anything else (another server, the test communicator, a closing
 socket) takes the ordinary ASGI send. Both end in the same ``transport.write``
 in call order, so frames on one socket never overtake each other.
 
-The same connection also holds on to the HTTP request it was upgraded from,
-for as long as it is open: :func:`release_upgrade` lets go of it.
+No upstream issue: autobahn's prepared messages are the public form of this,
+and what it costs beside them is measured in docs/performance.md. With the
+patch off (another release) every frame takes the ASGI send, which
+``realtime_connections_accepted{writer="asgi"}`` shows.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from realtime.backpressure import check_output
+from realtime.patches.connection import daphne_connection
+from realtime.patches.output_cap import check_output
+from realtime.patches.versions import AUTOBAHN, DAPHNE, TWISTED
+
+CHECKED = {"daphne": DAPHNE, "twisted": TWISTED, "autobahn": AUTOBAHN}
+INSTALLED = False
+
+
+def install() -> None:
+    """Nothing to change in the libraries: writers are handed out from now on."""
+    global INSTALLED
+    INSTALLED = True
 
 
 class DirectWriter:
@@ -101,68 +113,8 @@ def _send_now(transport: Any, frame: bytes) -> None:
 
 def direct_writer(send: Any) -> DirectWriter | None:
     """A writer for the connection behind the ASGI ``send`` when daphne serves it over plain TCP."""
-    connection = _daphne_connection(send)
+    connection = daphne_connection(send) if INSTALLED else None
     if connection is None:
         return None
     writer = DirectWriter(*connection)
     return writer if writer.usable() else None
-
-
-def release_upgrade(send: Any) -> None:
-    """Let go of the HTTP request a daphne WebSocket was upgraded from (call once accepted).
-
-    Daphne hands the TCP transport from Twisted's ``HTTPChannel`` to the
-    WebSocket protocol, but the channel stays registered as the transport's
-    producer, and through its request queue keeps daphne's ``WebRequest``
-    (request and response headers, the body buffer) alive as long as the
-    socket: 1.7 KB of resident memory and 21 of the 87 objects the garbage
-    collector tracks per idle connection (1,000 sockets), in reference cycles
-    that only a full collection frees once the socket closes.
-    The channel is inert by then: the upgrade request never finishes, so
-    its timeout stays off and its pause and resume do nothing, and its
-    ``stopProducing`` has no request producer to stop. Unregistering it (the
-    transport's public ``IConsumer`` API) changes nothing but what is kept.
-    """
-    from twisted.web.http import HTTPChannel
-
-    connection = _daphne_connection(send)
-    if connection is None:
-        return
-    _, transport = connection
-    channel = getattr(transport, "producer", None)
-    if not isinstance(channel, HTTPChannel):
-        return
-    transport.unregisterProducer()
-    requests = getattr(channel, "requests", None)
-    if isinstance(requests, list):
-        requests.clear()  # breaks the request <-> channel cycle: both go by reference count
-
-
-def daphne_protocol(send: Any) -> Any | None:
-    """Daphne's WebSocket protocol behind an ASGI ``send`` (plain TCP or TLS), or None."""
-    from channels.sessions import InstanceSessionWrapper
-
-    wrapper = getattr(send, "__self__", None)
-    if isinstance(wrapper, InstanceSessionWrapper):
-        send = wrapper.real_send
-    if not isinstance(send, functools.partial) or not send.args:
-        return None
-    try:
-        from daphne.ws_protocol import WebSocketProtocol
-    except ImportError:  # pragma: no cover - daphne is a dependency
-        return None
-    protocol = send.args[0]
-    return protocol if isinstance(protocol, WebSocketProtocol) else None
-
-
-def _daphne_connection(send: Any) -> tuple[Any, Any] | None:
-    """Daphne's WebSocket protocol and its plain TCP transport behind an ASGI ``send``."""
-    from twisted.internet.tcp import Connection
-
-    protocol = daphne_protocol(send)
-    if protocol is None:
-        return None
-    transport = protocol.transport
-    if not isinstance(transport, Connection) or transport.TLS:
-        return None
-    return protocol, transport

@@ -1,7 +1,8 @@
 """How much a WebSocket may owe its client: the output cap, and waiting for a socket to drain.
 
 Twisted never refuses a write: what the kernel does not take waits in the
-transport's buffer, in our process, for as long as the client does not read.
+transport's buffer, in our process, for as long as the client does not read
+(daphne has no flow control for WebSockets: django/daphne#170).
 A client that pings (or asks for a long replay) and never reads would grow
 that buffer without end. So:
 
@@ -14,8 +15,8 @@ that buffer without end. So:
   note, so a slow reader gets its history at its own pace instead of all at once.
 
 The buffer size is read from Twisted's private state (``dataBuffer``,
-``offset``, ``_tempDataLen``, which ``realtime.wire`` also reads); if a
-release renames it, the cap is off and the send path is Twisted's own.
+``offset``, ``_tempDataLen``, which ``direct_write`` also reads). With the
+patch off (another release), nothing is capped and a replay does not wait.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ import asyncio
 from typing import Any
 
 from realtime import conf, metrics
+from realtime.patches.versions import AUTOBAHN, TWISTED
+
+CHECKED = {"autobahn": AUTOBAHN, "twisted": TWISTED}
+INSTALLED = False  # set by install(); without it nothing is capped and nothing waits
 
 CLOSE_TRY_AGAIN_LATER = 1013
 # A client that has not read its way to our close frame by then is not reading.
@@ -31,6 +36,21 @@ OVERFLOW_GRACE = 5.0
 # A replay sends its next note once less than this is waiting for the client.
 DRAIN_LOW_WATER = 64 * 1024
 DRAIN_POLL_SECONDS = 0.05
+
+
+def install() -> None:
+    """Check the cap after every write autobahn makes (our frames, its pongs, close frames)."""
+    global INSTALLED
+    from daphne.ws_protocol import WebSocketProtocol
+
+    original_send_data = WebSocketProtocol.sendData
+
+    def send_data(self, data, sync=False, chopsize=None):
+        original_send_data(self, data, sync, chopsize)
+        check_output(self)
+
+    WebSocketProtocol.sendData = send_data
+    INSTALLED = True
 
 
 def buffered_bytes(transport: Any) -> int:
@@ -70,7 +90,7 @@ async def drained(protocol: Any | None, *, within: float) -> bool:
     False when it has not within ``within`` seconds, or the connection went;
     True at once for a socket that is not daphne's (nothing to measure).
     """
-    if protocol is None:
+    if protocol is None or not INSTALLED:
         return True
     deadline = asyncio.get_running_loop().time() + within
     while True:

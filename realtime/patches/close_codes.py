@@ -1,0 +1,42 @@
+"""daphne closes with the codes the contract promises (1001, 1008, 1009, 1012, 1013).
+
+daphne hands ``websocket.close`` to autobahn's ``sendClose``, which takes only
+1000 and 3000-4999 and raises for anything else, so the client saw 1011
+instead (upstream: django/daphne#374, crossbario/autobahn-python#1642).
+autobahn's ``sendCloseFrame`` sends any code: the server-side codes RFC 6455
+defines go through it.
+
+Also: a frame sent after the client closed (an answer still on its way when
+the client hung up) raised autobahn's ``Disconnected`` inside the consumer and
+daphne logged a traceback; such frames are dropped (found by
+``tests/e2e/test_fuzz.py``).
+"""
+
+from __future__ import annotations
+
+from realtime.patches.versions import AUTOBAHN, DAPHNE
+
+CHECKED = {"daphne": DAPHNE, "autobahn": AUTOBAHN}
+SERVER_CODES = frozenset({1000, 1001, 1008, 1009, 1011, 1012, 1013})
+
+
+def install() -> None:
+    from daphne.ws_protocol import WebSocketProtocol
+
+    original_handle_reply = WebSocketProtocol.handle_reply
+
+    def handle_reply(self, message):
+        if message.get("type") in ("websocket.send", "websocket.close") and self.state in (
+            self.STATE_CLOSING,
+            self.STATE_CLOSED,
+        ):
+            return  # the peer is gone or going: nothing more can reach it
+        if message.get("type") == "websocket.close" and self.state == self.STATE_OPEN:
+            code = message.get("code") or 1000
+            if code in SERVER_CODES:
+                reason = (message.get("reason") or "").encode()[:123]
+                self.sendCloseFrame(code=code, reasonUtf8=reason, isReply=False)
+                return
+        return original_handle_reply(self, message)
+
+    WebSocketProtocol.handle_reply = handle_reply
