@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo test install dev migrate lint format bench bench-quick clean
+.PHONY: run demo test install dev migrate messages lint format bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,15 @@ bench: $(VENV)/.installed-bench
 ## bench-quick: the same, smaller (under two minutes): a smoke run
 bench-quick: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --quick --png bench/out/quick.png --out bench/out $(BENCH_ARGS)
+
+## messages: gather translatable strings into each app's locale/ and compile them
+messages: dev
+	for dir in config frontend news; do \
+	  (cd $$dir && DJANGO_SETTINGS_MODULE=config.settings PYTHONPATH=$(CURDIR) \
+	    $(CURDIR)/$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete && \
+	   DJANGO_SETTINGS_MODULE=config.settings PYTHONPATH=$(CURDIR) \
+	    $(CURDIR)/$(BIN)/django-admin compilemessages) || exit 1; \
+	done
 
 lint: dev
 	$(BIN)/ruff check .

@@ -59,17 +59,19 @@ CSRF_TRUSTED_ORIGINS = _env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
+    # Our apps before Django's: their translations win where the words are the
+    # same ("Log out" is the admin's too, translated otherwise).
+    "news",
+    "frontend",
+    "realtime",
+    "note",
+    "channels",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "channels",
-    "realtime",
-    "note",
-    "news",
-    "frontend",
 ]
 
 MIDDLEWARE = [
@@ -193,7 +195,7 @@ LOGOUT_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "config" / "locale"]  # the login page; each app ships its own
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

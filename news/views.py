@@ -15,6 +15,9 @@ def index_context(request, *, form: NewsForm | None = None) -> dict:
     return {
         "news_list": News.objects.select_related("author")[:LATEST_NEWS],
         "form": form or NewsForm(),
+        # The page's script fills in the count. "news" has no plural in English,
+        # so one message fits every count.
+        "fresh_news_label": _("Show new news (%(count)s)"),
     }
 
 
