@@ -10,10 +10,11 @@ from collections.abc import Iterable
 from functools import partial
 from typing import NamedTuple
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
 from note import conf
@@ -25,6 +26,9 @@ from note.signals import notes_committed, unread_changed
 TITLE_MAX = Note._meta.get_field("title").max_length
 URL_MAX = Note._meta.get_field("url").max_length
 KIND_MAX = Note._meta.get_field("kind").max_length
+
+
+Recipients = AbstractBaseUser | Iterable[AbstractBaseUser] | QuerySet | Group
 
 
 class NoteTooLarge(ValidationError):
@@ -42,12 +46,13 @@ def note_create(
     actor: AbstractBaseUser | None = None,
     content: str = "",
     url: str = "",
-    recipients: Iterable[AbstractBaseUser] | AbstractBaseUser | None = None,
+    recipients: Recipients | None = None,
     title_template: str = "",
     title_params: dict | None = None,
     savepoint: bool = True,
 ) -> list[Note]:
-    """Store one public note (``recipients=None``) or one note per recipient.
+    """Store one public note (``recipients=None``) or one note per recipient
+    (see :func:`recipient_ids` for what ``recipients`` may be).
 
     Ids come from :class:`~note.models.NoteSequence` inside this transaction
     (commit order, no holes). The notes are handed to the channel layer only
@@ -61,7 +66,7 @@ def note_create(
     """
     if not title:
         raise ValueError("a note needs a title")
-    targets = [None] if recipients is None else _unique_users(recipients)
+    targets = [None] if recipients is None else recipient_ids(recipients)
     if not targets:
         return []
     with transaction.atomic(savepoint=savepoint):
@@ -72,7 +77,7 @@ def note_create(
                 id=first_id + i,
                 kind=kind[:KIND_MAX],
                 actor=actor if actor is not None and actor.pk else None,
-                recipient=recipient,
+                recipient_id=recipient,
                 title=_clip(title, TITLE_MAX),
                 title_template=title_template,
                 title_params=title_params or {},
@@ -185,14 +190,31 @@ def _read_state_for_update(user) -> NoteReadState:
     return state
 
 
-def _unique_users(recipients) -> list:
+def recipient_ids(recipients: Recipients) -> list[int]:
+    """The user ids a note goes to, each once, in a stable order.
+
+    A user, an iterable of users, a QuerySet of users, or a ``Group`` (its
+    members now). A QuerySet or a group is read in one statement, ids only,
+    whatever its size.
+    """
+    if isinstance(recipients, Group):
+        recipients = get_user_model()._default_manager.filter(groups=recipients)
+    if isinstance(recipients, QuerySet):
+        return list(recipients.order_by("pk").values_list("pk", flat=True).distinct())
     if isinstance(recipients, AbstractBaseUser):
         recipients = [recipients]
-    seen: dict[int, AbstractBaseUser] = {}
+    if isinstance(recipients, str | bytes) or not isinstance(recipients, Iterable):
+        raise TypeError(
+            "recipients must be None (public), a user, users, a QuerySet of users or a Group, "
+            f"not {type(recipients).__name__}"
+        )
+    ids: dict[int, None] = {}
     for user in recipients:
-        if user is not None and user.pk is not None:
-            seen.setdefault(user.pk, user)
-    return list(seen.values())
+        if not isinstance(user, AbstractBaseUser):
+            raise TypeError(f"recipients must be users, not {type(user).__name__}")
+        if user.pk is not None:
+            ids.setdefault(user.pk)
+    return list(ids)
 
 
 def _check_size(note: Note) -> None:

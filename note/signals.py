@@ -7,8 +7,9 @@ The fixed format (keyword arguments), as in the seed post's design:
 - ``content``: plain text, may be empty;
 - ``url``: where the notice leads, may be empty;
 - ``kind``: a dotted name that clients can filter on, e.g. ``"news.published"``;
-- ``recipients``: ``None`` for a public note, or an iterable of users, one
-  private note each.
+- ``recipients``: ``None`` for a public note; or a user, an iterable or a
+  QuerySet of users, or a ``django.contrib.auth.models.Group`` (its members
+  at the time of sending): one private note each.
 
 ``sender`` is the class of whatever caused it (``News``, ``User``...), so a
 receiver can filter with ``notify.connect(fn, sender=News)``. The receiver in

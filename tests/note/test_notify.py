@@ -158,3 +158,50 @@ def test_a_robust_sender_gets_the_size_error_back_and_keeps_its_writes(users):
     assert isinstance(error, ValidationError)
     assert News.objects.filter(title="mine").exists()
     assert not Note.objects.exists()
+
+
+def test_notify_to_a_group_reaches_its_members_at_the_time_of_sending(users):
+    from django.contrib.auth.models import Group
+
+    alice, bob, carol = users
+    staff = Group.objects.create(name="staff")
+    staff.user_set.add(alice, bob)
+    notify.send(sender=News, title="Standup", recipients=staff)
+    staff.user_set.add(carol)  # joined after: not a recipient of that note
+    assert sorted(Note.objects.values_list("recipient__username", flat=True)) == ["alice", "bob"]
+
+
+def test_a_large_group_costs_one_statement_to_resolve(django_user_model):
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    group = Group.objects.create(name="everyone")
+    members = django_user_model.objects.bulk_create(
+        [django_user_model(username=f"m{i}") for i in range(300)]
+    )
+    group.user_set.add(*members)
+    user_table = django_user_model._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        notify.send(sender=News, title="All hands", recipients=group)
+    reads = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    assert len([sql for sql in reads if user_table in sql]) == 1, reads
+    assert Note.objects.filter(recipient__isnull=False).count() == 300
+
+
+def test_notify_to_a_queryset_of_users(users):
+    from django.contrib.auth import get_user_model
+
+    notify.send(
+        sender=News,
+        title="Hi",
+        recipients=get_user_model().objects.filter(username__in=["bob", "carol"]),
+    )
+    assert sorted(Note.objects.values_list("recipient__username", flat=True)) == ["bob", "carol"]
+
+
+@pytest.mark.parametrize("wrong", ["alice", 42, [1, 2]])
+def test_recipients_of_the_wrong_kind_are_refused_and_nothing_is_stored(users, wrong):
+    with pytest.raises(TypeError, match="recipients must be"):
+        notify.send(sender=News, title="Hi", recipients=wrong)
+    assert not Note.objects.exists()
