@@ -1,14 +1,15 @@
 """Following ``/ws/notes/`` from Python: every note once, in id order, across reconnects.
 
-:func:`subscribe` is the whole interface (re-exported by ``realtime.client``,
-whose command line only formats what it yields). When a connection drops it
+:func:`subscribe` is the whole interface (exported by the package, whose
+command line, ``notes_client.cli``, only formats what it yields). When a connection drops it
 reconnects with capped, fully jittered back-off and resumes with
 ``?after=<last id yielded>``; an id it has already yielded is never yielded
 again. ``docs/client.md`` is the reader's version, ``docs/protocol.md`` the
 wire format it follows.
 
 This module needs ``websockets`` and nothing else. It must not import Django:
-a script uses it without the project's settings.
+the package is installed on its own (``pip install ./clients/python``), where
+there is no Django and no project settings.
 """
 
 from __future__ import annotations
