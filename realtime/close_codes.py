@@ -27,7 +27,11 @@ once, by ``asgi.py`` before daphne serves anything:
 
 from __future__ import annotations
 
-SERVER_CODES = frozenset({1000, 1001, 1008, 1009, 1011, 1012, 1013})
+from notes_client.protocol import MAX_FRAME_BYTES, CloseCode
+
+# The codes RFC 6455 defines (under 3000) that we send go out through
+# ``sendCloseFrame`` (point 1); autobahn's ``sendClose`` takes our own (4xxx).
+SERVER_CODES = frozenset(code for code in CloseCode if code < 3000)
 
 
 def install() -> None:
@@ -36,7 +40,6 @@ def install() -> None:
     if getattr(WebSocketProtocol, "_realtime_close_codes", False):
         return
     from realtime.backpressure import check_output
-    from realtime.protocol import MAX_FRAME_BYTES
 
     original_handle_reply = WebSocketProtocol.handle_reply
     original_on_connect = WebSocketProtocol.onConnect
@@ -50,7 +53,7 @@ def install() -> None:
         ):
             return  # the peer is gone or going: nothing more can reach it (point 3)
         if message.get("type") == "websocket.close" and self.state == self.STATE_OPEN:
-            code = message.get("code") or 1000
+            code = message.get("code") or CloseCode.NORMAL
             if code in SERVER_CODES:
                 reason = (message.get("reason") or "").encode()[:123]
                 self.sendCloseFrame(code=code, reasonUtf8=reason, isReply=False)

@@ -3,7 +3,7 @@
 daphne stops by cancelling its application coroutines and dropping the TCP
 connections, so clients see 1006 (abnormal closure) and cannot tell a
 deploy from a crash. Before that, we close each socket with 1001 (going
-away); our clients (the page, ``realtime.client``) reconnect at once with
+away); our clients (the page, ``notes-listen``) reconnect at once with
 ``?after=<last id>`` and lose nothing.
 
 The trigger is registered with Twisted's reactor when ``asgi.py`` is imported,
@@ -17,13 +17,13 @@ import asyncio
 import logging
 import sys
 
+from notes_client.protocol import CloseCode
 from realtime.logs import log_event
 
 log = logging.getLogger(__name__)
 
 # Time for close frames to be written and answered before daphne drops the sockets.
 GOING_AWAY_GRACE = 1.0
-CLOSE_GOING_AWAY = 1001
 
 
 def install() -> None:
@@ -50,6 +50,6 @@ async def _close_all() -> None:
     if hub is None or not hub.connections:
         return
     count = len(hub.connections)
-    await hub.close_all(CLOSE_GOING_AWAY, "server shutting down; resume")
-    log_event(log, "shutdown_closed_websockets", count=count, code=CLOSE_GOING_AWAY)
+    await hub.close_all(CloseCode.GOING_AWAY, "server shutting down; resume")
+    log_event(log, "shutdown_closed_websockets", count=count, code=CloseCode.GOING_AWAY)
     await asyncio.sleep(GOING_AWAY_GRACE)

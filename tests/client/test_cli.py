@@ -109,6 +109,14 @@ def test_no_token_at_all_is_a_usage_error(server):
     assert_no_traceback(client)
 
 
+def test_an_after_that_is_no_note_id_is_a_usage_error():
+    too_big = str(2**63)  # one past the largest note id
+    code, client = run_client("--url", "ws://127.0.0.1:1/ws/notes/", "--after", too_big)
+    assert code == 2
+    assert f"argument --after: {too_big!r} is not a note id (0 or more)" in client.err[-1]
+    assert_no_traceback(client)
+
+
 def test_an_http_url_is_refused_with_the_ws_url_to_use_instead(server):
     http = f"{server.http_url}/ws/notes/"
     code, client = run_client("--url", http, token="rtn_whatever")

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, TextIO
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from notes_client.protocol import is_resume_point
 from notes_client.subscription import (
     CONNECT_ATTEMPTS,
     BadURL,
@@ -120,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--after",
-        type=_count,
+        type=_resume_point,
         metavar="ID",
         help="first print every visible note with a greater id (0: all); default: new ones only",
     )
@@ -143,6 +144,13 @@ def _count(text: str) -> int:
     if not text.isascii() or not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (0 or more)")
     return int(text)
+
+
+def _resume_point(text: str) -> int:
+    after = _count(text)
+    if not is_resume_point(after):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a note id (0 or more)")
+    return after
 
 
 def main(argv: list[str] | None = None) -> int:
