@@ -6,7 +6,7 @@ from note.http import BadRequest, api_view, json_body, query_int
 from note.selectors import note_list_visible, note_read_ids, note_unread_count
 from note.serializers import notes_wire
 from note.services import note_mark_read
-from realtime.protocol import MAX_MARK_READ_IDS, MAX_NOTE_ID
+from notes_client.protocol import MAX_MARK_READ_IDS, is_note_id
 
 PAGE_DEFAULT = 50
 PAGE_MAX = 100
@@ -35,9 +35,7 @@ def note_read(request):
         result = note_mark_read(user=request.user, all=True)
     else:
         ids = data.get("ids")
-        if not isinstance(ids, list) or not all(
-            type(i) is int and 0 < i <= MAX_NOTE_ID for i in ids
-        ):
+        if not isinstance(ids, list) or not all(is_note_id(i) for i in ids):
             raise BadRequest('send {"ids": [note ids]} or {"all": true}')
         if len(ids) > MAX_MARK_READ_IDS:
             raise BadRequest(f"at most {MAX_MARK_READ_IDS} ids at a time")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.core import checks
 
 from note import conf
+from notes_client.protocol import MAX_FRAME_BYTES
 
 # What a note frame adds around the note, and what a translated title may add.
 FRAME_ENVELOPE = 4 * 1024
-MAX_FRAME_BYTES = 64 * 1024
 
 
 @checks.register()
@@ -20,7 +20,8 @@ def check_note_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]
             checks.Error(
                 f"NOTES_MAX_NOTE_BYTES must be a whole number of bytes from 1024 to {ceiling}, "
                 f"not {limit!r}",
-                hint="Notes larger than that would not fit the protocol's 64 KiB frames.",
+                hint=f"Notes larger than that would not fit the protocol's "
+                f"{MAX_FRAME_BYTES // 1024} KiB frames.",
                 id="note.E001",
             )
         ]

@@ -23,7 +23,9 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from note import inbox
-from realtime import conf, metrics, protocol
+from notes_client import protocol
+from notes_client.protocol import CloseCode
+from realtime import conf, frames, metrics
 from realtime.db import run_in_db_thread
 from realtime.events import session_fingerprint
 from realtime.flood import FloodGuard
@@ -31,12 +33,7 @@ from realtime.languages import scope_language
 from realtime.logs import log_event
 from realtime.patches.connection import daphne_protocol
 from realtime.patches.direct_write import direct_writer
-from realtime.patches.output_cap import (
-    CLOSE_TRY_AGAIN_LATER,
-    DRAIN_LOW_WATER,
-    buffered_bytes,
-    drained,
-)
+from realtime.patches.output_cap import DRAIN_LOW_WATER, buffered_bytes, drained
 from realtime.patches.release_upgrade import release_upgrade
 from realtime.runtime import current_runtime
 
@@ -45,12 +42,6 @@ log = logging.getLogger(__name__)
 # Notes per replay query. A replay waiting for a slow reader holds one page, so
 # pages stay small; the database work per note is the same.
 REPLAY_PAGE = 100
-
-CLOSE_POLICY = 1008  # flooding
-CLOSE_TOO_BIG = 1009
-CLOSE_GOING_AWAY = 1001
-CLOSE_SERVICE_RESTART = 1012
-CLOSE_BAD_REQUEST = 4400
 
 
 class NotesConsumer(AsyncWebsocketConsumer):
@@ -130,12 +121,12 @@ class NotesConsumer(AsyncWebsocketConsumer):
             after = protocol.parse_after(self.scope.get("query_string", b""))
         except protocol.ProtocolError as exc:
             await self.send(protocol.error(exc.code, exc.message))
-            await self.close(code=CLOSE_BAD_REQUEST, reason=exc.message)
+            await self._close(CloseCode.BAD_REQUEST, exc.message)
             return
         runtime = await current_runtime()
         if not runtime.accepting:
             # This process is stopping: the client reconnects, to another one.
-            await self._close(CLOSE_GOING_AWAY, "server shutting down; resume")
+            await self._close(CloseCode.GOING_AWAY, "server shutting down; resume")
             return
         self.hub = runtime.hub
         self.hub.add(self)  # first, so nothing committed from now on can slip past
@@ -148,7 +139,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
             # must not keep a socket it will never hear close.
             self.hub.remove(self)
             log_event(log, "ws_connect_failed", logging.WARNING, conn=self.conn_id, error=repr(exc))
-            await self._close(CLOSE_SERVICE_RESTART, "could not load notes; resume")
+            await self._close(CloseCode.SERVICE_RESTART, "could not load notes; resume")
 
     async def _catch_up_to_live(self, after: int | None) -> None:
         """hello, the replay, synced, then what the hub brought meanwhile."""
@@ -163,7 +154,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.last_sent = last_id if after is None else after
         if after is not None and not await self._replay(after):
             metrics.clients_cut_off.labels("slow_reader").inc()
-            await self._close(CLOSE_TRY_AGAIN_LATER, "too slow reading the replay; resume")
+            await self._close(CloseCode.TRY_AGAIN_LATER, "too slow reading the replay; resume")
             return
         await self.send(protocol.synced(last_id=self.last_sent))
         while self.buffer:
@@ -187,7 +178,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
             log_event(
                 log, "ws_limit", conn=self.conn_id, user=self._who(), limit="frame_size", bytes=size
             )
-            await self._close(CLOSE_TOO_BIG, "frame too big")
+            await self._close(CloseCode.TOO_BIG, "frame too big")
             return
         if self.guard is None:
             self.guard = FloodGuard(
@@ -199,7 +190,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
             if self.guard.exhausted:
                 metrics.clients_cut_off.labels("flood").inc()
                 log_event(log, "ws_limit", conn=self.conn_id, user=self._who(), limit="flood")
-                await self._close(CLOSE_POLICY, "too many frames")
+                await self._close(CloseCode.POLICY, "too many frames")
             else:
                 await self.send(protocol.error("rate_limited", "slow down"))
             return
@@ -225,7 +216,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
     # Called by the hub.
 
     def hub_note(
-        self, payload: dict[str, Any], frames: protocol.NoteFrames
+        self, payload: dict[str, Any], note_frames: frames.NoteFrames
     ) -> Awaitable[None] | None:
         """Buffered while the replay runs; otherwise see ``_write_note``."""
         if self.buffering:
@@ -233,7 +224,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 self.buffer = deque()
             self.buffer.append(payload)
             return None
-        return self._write_note(payload, frames)
+        return self._write_note(payload, note_frames)
 
     async def hub_unread(self, count: int) -> None:
         await self.send(protocol.unread(count=count))
@@ -249,10 +240,11 @@ class NotesConsumer(AsyncWebsocketConsumer):
     async def _close(self, code: int, reason: str) -> None:
         if not self.closing:
             self.closing = True
-            await self.close(code=code, reason=reason)
+            # A plain int: autobahn refuses any other type, an IntEnum included.
+            await self.close(code=int(code), reason=reason)
 
     def _write_note(
-        self, payload: dict[str, Any], frames: protocol.NoteFrames | None
+        self, payload: dict[str, Any], note_frames: frames.NoteFrames | None
     ) -> Awaitable[None] | None:
         """Write one live note unless already sent; an awaitable only for the ASGI send.
 
@@ -266,12 +258,12 @@ class NotesConsumer(AsyncWebsocketConsumer):
         recipient = payload["recipient_id"]
         if recipient is not None and recipient != self.user_id:
             return None  # the hub routes by recipient; this is the second lock on the door
-        if frames is None:
-            frames = protocol.NoteFrames(payload)
+        if note_frames is None:
+            note_frames = frames.NoteFrames(payload)
         self.last_sent = payload["id"]
-        if self.writer is not None and self.writer.write(frames.wire(self.language)):
+        if self.writer is not None and self.writer.write(note_frames.wire(self.language)):
             return None
-        return self.send(frames.text(self.language))
+        return self.send(note_frames.text(self.language))
 
     async def _replay(self, after: int) -> bool:
         """Send every visible note after ``after``; False if the client stopped reading.
@@ -290,7 +282,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
                     and not await drained(connection, within=conf.WS_DRAIN_TIMEOUT_SECONDS)
                 ):
                     return False
-                await self.send(protocol.note(payload, read=read, language=self.language))
+                await self.send(frames.note(payload, read=read, language=self.language))
                 after = self.last_sent = payload["id"]
             metrics.notes_replayed.inc(len(page))
             metrics.frames_delivered.labels("replay").inc(len(page))

@@ -24,7 +24,8 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from note import inbox
-from realtime import conf, events, metrics, protocol
+from notes_client.protocol import CloseCode
+from realtime import conf, events, frames, metrics
 from realtime.db import run_in_db_thread
 from realtime.layer import notes_layer
 from realtime.logs import log_event
@@ -47,7 +48,7 @@ class Subscriber(Protocol):
     session: str | None
 
     def hub_note(
-        self, payload: dict[str, Any], frames: protocol.NoteFrames
+        self, payload: dict[str, Any], note_frames: frames.NoteFrames
     ) -> Awaitable[None] | None:
         """Take a live note: None when done at once, else an awaitable to await before the next."""
         ...
@@ -126,7 +127,7 @@ class Hub:
         elif kind == events.LOGOUT:
             for conn in tuple(self.connections):
                 if conn.session is not None and conn.session == event["session"]:
-                    await conn.hub_close(1000, "logged out")
+                    await conn.hub_close(CloseCode.NORMAL, "logged out")
         else:
             log_event(log, "stream_unknown_event", logging.WARNING, type=repr(kind))
 
@@ -176,7 +177,7 @@ class Hub:
         if not targets:
             return
         metrics.frames_delivered.labels("live").inc(len(targets))
-        frames = protocol.NoteFrames(payload)  # built once per language, shared by all sockets
+        note_frames = frames.NoteFrames(payload)  # built once per language, shared by all sockets
         # A fan-out to 2,000 sockets is 30-40 ms of CPU on the event loop, and a
         # request that needs the loop meanwhile (Django makes a few trips between
         # the loop and a thread per request; see frontend/csp.py) would wait for
@@ -190,7 +191,7 @@ class Hub:
         clock = self.loop.time
         pause_at = clock() + FAN_OUT_SLICE_SECONDS
         for served, conn in enumerate(tuple(targets), 1):
-            pending = conn.hub_note(payload, frames)
+            pending = conn.hub_note(payload, note_frames)
             if pending is not None:
                 await pending
             if not served % FAN_OUT_CLOCK_EVERY and clock() >= pause_at:
@@ -246,7 +247,7 @@ class Hub:
                     log, "catch_up_failed", logging.WARNING, error=repr(exc), failures=failures
                 )
                 if failures >= CATCH_UP_FAILURES_BEFORE_RESTART:
-                    await self.close_all(1012, "catching up failed; resume")
+                    await self.close_all(CloseCode.SERVICE_RESTART, "catching up failed; resume")
                     failures = 0
 
 

@@ -1,11 +1,11 @@
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import path, re_path
 
+from notes_client.protocol import CloseCode
 from realtime.consumers import NotesConsumer
 
 # Where the notes socket is, below the site's script prefix (the contract's /ws/notes/).
 WEBSOCKET_PATH = "ws/notes/"
-CLOSE_NOT_FOUND = 4404
 
 
 class NoSuchEndpoint(AsyncWebsocketConsumer):
@@ -14,7 +14,8 @@ class NoSuchEndpoint(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         await self.accept()
-        await self.close(code=CLOSE_NOT_FOUND, reason="no such endpoint; use /ws/notes/")
+        # A plain int: autobahn refuses any other type, an IntEnum included.
+        await self.close(code=int(CloseCode.NOT_FOUND), reason="no such endpoint; use /ws/notes/")
 
 
 websocket_urlpatterns = [

@@ -33,13 +33,13 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from notes_client.protocol import CloseCode
 from realtime.hub import Hub
 from realtime.logs import log_event
 from realtime.publisher import publisher
 
 log = logging.getLogger(__name__)
 
-CLOSE_GOING_AWAY = 1001
 # Time for close frames to be answered before the process goes on stopping.
 GOING_AWAY_GRACE = 1.0
 FLUSH_TIMEOUT = 2.0
@@ -63,9 +63,9 @@ class Runtime:
         self._stopped = True
         self.accepting = False
         count = len(self.hub.connections)
-        await self.hub.close_all(CLOSE_GOING_AWAY, "server shutting down; resume")
+        await self.hub.close_all(CloseCode.GOING_AWAY, "server shutting down; resume")
         if count:
-            log_event(log, "shutdown_closed_websockets", count=count, code=CLOSE_GOING_AWAY)
+            log_event(log, "shutdown_closed_websockets", count=count, code=CloseCode.GOING_AWAY)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.hub.empty.wait(), grace)
         await asyncio.to_thread(publisher.flush, FLUSH_TIMEOUT)

@@ -14,10 +14,13 @@ daphne logged a traceback; such frames are dropped (found by
 
 from __future__ import annotations
 
+from notes_client.protocol import CloseCode
 from realtime.patches.versions import AUTOBAHN, DAPHNE
 
 CHECKED = {"daphne": DAPHNE, "autobahn": AUTOBAHN}
-SERVER_CODES = frozenset({1000, 1001, 1008, 1009, 1011, 1012, 1013})
+# The codes RFC 6455 defines (under 3000) that we send go out through
+# ``sendCloseFrame``; autobahn's ``sendClose`` takes our own (4xxx).
+SERVER_CODES = frozenset(int(code) for code in CloseCode if code < 3000)
 
 
 def install() -> None:
@@ -32,7 +35,7 @@ def install() -> None:
         ):
             return  # the peer is gone or going: nothing more can reach it
         if message.get("type") == "websocket.close" and self.state == self.STATE_OPEN:
-            code = message.get("code") or 1000
+            code = message.get("code") or CloseCode.NORMAL
             if code in SERVER_CODES:
                 reason = (message.get("reason") or "").encode()[:123]
                 self.sendCloseFrame(code=code, reasonUtf8=reason, isReply=False)

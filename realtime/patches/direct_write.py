@@ -5,7 +5,7 @@ send coroutine, daphne's ``handle_reply``, encoding the text to UTF-8 again,
 autobahn framing it again (and building the arguments of a debug log line
 that is then dropped), before Twisted's ``transport.write``. The frame bytes
 are the same for every reader of one language, so the hub builds them once
-(:class:`realtime.protocol.NoteFrames`) and each socket does only the write.
+(:class:`realtime.frames.NoteFrames`) and each socket does only the write.
 
 This is what autobahn's own ``prepareMessage``/``sendPreparedMessage`` is for;
 we skip its wrapper too because of that debug line. It applies only when the

@@ -18,7 +18,7 @@ CHECKED = {"daphne": DAPHNE, "autobahn": AUTOBAHN}
 def install() -> None:
     from daphne.ws_protocol import WebSocketProtocol
 
-    from realtime.protocol import MAX_FRAME_BYTES
+    from notes_client.protocol import MAX_FRAME_BYTES
 
     original_on_connect = WebSocketProtocol.onConnect
 

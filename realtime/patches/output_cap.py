@@ -24,13 +24,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from notes_client.protocol import CloseCode
 from realtime import conf, metrics
 from realtime.patches.versions import AUTOBAHN, TWISTED
 
 CHECKED = {"autobahn": AUTOBAHN, "twisted": TWISTED}
 INSTALLED = False  # set by install(); without it nothing is capped and nothing waits
 
-CLOSE_TRY_AGAIN_LATER = 1013
 # A client that has not read its way to our close frame by then is not reading.
 OVERFLOW_GRACE = 5.0
 # A replay sends its next note once less than this is waiting for the client.
@@ -72,7 +72,7 @@ def check_output(protocol: Any) -> None:
     metrics.clients_cut_off.labels("slow_reader").inc()
     if protocol.state == protocol.STATE_OPEN:
         protocol.sendCloseFrame(
-            code=CLOSE_TRY_AGAIN_LATER, reasonUtf8=b"too far behind; resume", isReply=False
+            code=CloseCode.TRY_AGAIN_LATER, reasonUtf8=b"too far behind; resume", isReply=False
         )
     from twisted.internet import reactor
 

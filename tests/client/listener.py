@@ -1,4 +1,4 @@
-"""``python -m realtime.client`` as a real subprocess, its output collected line by line."""
+"""``notes-listen`` as a real subprocess, its output collected line by line."""
 
 from __future__ import annotations
 
@@ -9,22 +9,31 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# The client as this environment runs it; other tests pass the command another way.
+NOTES_LISTEN = (sys.executable, "-m", "notes_client")
 
 
 class Listener:
     """One run of the client. ``out`` and ``err`` fill up as the process writes."""
 
-    def __init__(self, *args: str, token: str | None = None, env: dict[str, str] | None = None):
-        command = [sys.executable, "-m", "realtime.client", *args]
+    def __init__(
+        self,
+        *args: str,
+        token: str | None = None,
+        env: dict[str, str] | None = None,
+        command: Sequence[str] = NOTES_LISTEN,
+        cwd: Path = ROOT,
+    ):
+        argv = [*command, *args]
         if token is not None:
-            command += ["--token", token]
+            argv += ["--token", token]
         self.proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
+            argv,
+            cwd=cwd,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

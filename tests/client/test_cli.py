@@ -1,4 +1,4 @@
-"""``python -m realtime.client`` as a user runs it: a subprocess against real daphne processes."""
+"""``notes-listen`` as a user runs it: a subprocess against real daphne processes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from news.services import news_publish
 from note.models import Note
@@ -107,6 +109,14 @@ def test_no_token_at_all_is_a_usage_error(server):
     assert_no_traceback(client)
 
 
+def test_an_after_that_is_no_note_id_is_a_usage_error():
+    too_big = str(2**63)  # one past the largest note id
+    code, client = run_client("--url", "ws://127.0.0.1:1/ws/notes/", "--after", too_big)
+    assert code == 2
+    assert f"argument --after: {too_big!r} is not a note id (0 or more)" in client.err[-1]
+    assert_no_traceback(client)
+
+
 def test_an_http_url_is_refused_with_the_ws_url_to_use_instead(server):
     http = f"{server.http_url}/ws/notes/"
     code, client = run_client("--url", http, token="rtn_whatever")
@@ -159,12 +169,35 @@ def test_ctrl_c_while_connected_exits_cleanly(server):
     assert all(line.startswith("notes-listen: ") for line in client.err), client.report()
 
 
-def test_the_client_does_not_need_django():
+@pytest.mark.parametrize("module", ["notes_client", "notes_client.cli", "realtime.client"])
+def test_the_client_does_not_need_django(module):
     probe = (
-        "import sys, realtime.client\n"
+        f"import sys, {module}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'channels')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_python_m_realtime_client_is_still_the_command(server):
+    """The contract's command line from before the client became its own distribution."""
+    _, token = make_user_with_token("old-name")
+    start = note_last_id()
+    expected = publish(make_user("author"), "for the old name")
+    client = Listener(
+        "--url",
+        server.ws_url,
+        "--after",
+        str(start),
+        token=token,
+        command=(sys.executable, "-m", "realtime.client"),
+    )
+    try:
+        client.wait_for(lambda: len(client.out) >= 1, what="the note")
+    finally:
+        code = client.interrupt()
+    assert client.ids() == [expected], client.report()
+    assert code == 130
+    assert_no_traceback(client)

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from news.services import news_publish
 from note.selectors import note_last_id
-from realtime.client import BadURL, ServerUnreachable, TokenRefused, subscribe
-from realtime.subscription import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
+from notes_client import BadURL, ServerUnreachable, TokenRefused, subscribe
+from notes_client.subscription import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
 from tests.support.data import adb, make_user, make_user_with_token
 from tests.support.services import free_port
 

@@ -10,6 +10,12 @@
  * See docs/frontend-client.md.
  */
 
+import { CloseCode } from "./protocol.js";
+
+// How this client closes a socket it gives up on (a missed pong, a resume
+// point it must reset): a code of its own, which the server only logs.
+const CLOSE_ABANDONED = 4000;
+
 export const DISCONNECTED = "disconnected";
 export const CONNECTING = "connecting";
 export const CONNECTED = "connected";
@@ -96,7 +102,7 @@ export class NotesClient extends EventTarget {
     globalThis.removeEventListener?.("online", this.#onOnline);
     globalThis.document?.removeEventListener("visibilitychange", this.#onVisible);
     clearTimeout(this.#retryTimer);
-    if (this.#socket) this.#drop(this.#socket, 1000);
+    if (this.#socket) this.#drop(this.#socket, CloseCode.NORMAL);
     else this.#setState(DISCONNECTED);
   }
 
@@ -149,10 +155,12 @@ export class NotesClient extends EventTarget {
     if (socket === null || socket !== this.#socket) return;
     this.#socket = null;
     socket.onopen = socket.onmessage = socket.onclose = null;
-    if (socket.readyState < WebSocket.CLOSING) socket.close(code === 1000 ? 1000 : 4000);
+    if (socket.readyState < WebSocket.CLOSING) {
+      socket.close(code === CloseCode.NORMAL ? CloseCode.NORMAL : CLOSE_ABANDONED);
+    }
     clearTimeout(this.#pingTimer);
     clearTimeout(this.#pongTimer);
-    if (code === 4400) this.#saveLastId(null); // the server refused our resume point
+    if (code === CloseCode.BAD_REQUEST) this.#saveLastId(null); // it refused our resume point
     if (!this.#running) {
       this.#setState(DISCONNECTED);
       return;
@@ -177,7 +185,7 @@ export class NotesClient extends EventTarget {
           // The server's newest note is older than our resume point: its
           // database was reset. Start again from what it has.
           this.#saveLastId(frame.last_id, { force: true });
-          this.#drop(this.#socket, 4000);
+          this.#drop(this.#socket, CLOSE_ABANDONED);
           return;
         }
         // Connected means the server has taken us in: every note committed
@@ -214,7 +222,7 @@ export class NotesClient extends EventTarget {
     const socket = this.#socket;
     this.#pingTimer = setTimeout(() => {
       if (!this.send({ type: "ping" })) return;
-      this.#pongTimer = setTimeout(() => this.#drop(socket, 4000), this.#pingMs / 2);
+      this.#pongTimer = setTimeout(() => this.#drop(socket, CLOSE_ABANDONED), this.#pingMs / 2);
     }, this.#pingMs);
   }
 

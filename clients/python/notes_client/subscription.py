@@ -1,14 +1,15 @@
 """Following ``/ws/notes/`` from Python: every note once, in id order, across reconnects.
 
-:func:`subscribe` is the whole interface (re-exported by ``realtime.client``,
-whose command line only formats what it yields). When a connection drops it
+:func:`subscribe` is the whole interface (exported by the package, whose
+command line, ``notes_client.cli``, only formats what it yields). When a connection drops it
 reconnects with capped, fully jittered back-off and resumes with
 ``?after=<last id yielded>``; an id it has already yielded is never yielded
 again. ``docs/client.md`` is the reader's version, ``docs/protocol.md`` the
 wire format it follows.
 
 This module needs ``websockets`` and nothing else. It must not import Django:
-a script uses it without the project's settings.
+the package is installed on its own (``pip install ./clients/python``), where
+there is no Django and no project settings.
 """
 
 from __future__ import annotations
@@ -26,16 +27,20 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.uri import parse_uri
 
+from notes_client.protocol import PROTOCOL_VERSION, CloseCode, is_note_id, is_resume_point
+
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
 BACKOFF_BASE = 0.5  # seconds: the first retry waits at most this long
 BACKOFF_CAP = 30.0  # and no retry longer than this (docs/protocol.md, "Resuming")
 CONNECT_ATTEMPTS = 3
 OPEN_TIMEOUT = 10.0
-MAX_FRAME_BYTES = 4 * 2**20
-CLOSE_BAD_REQUEST = 4400  # the server refused the handshake's request (an error frame says why)
-CLOSE_NOT_FOUND = 4404  # no WebSocket endpoint at this path
+# Well above the protocol's MAX_FRAME_BYTES: a server that sends more (one from
+# before notes were clipped to it) is still read, not dropped on every resume.
+MAX_RECEIVE_BYTES = 4 * 2**20
+# What websockets reports when the connection ended without a close frame
+# (RFC 6455, 7.1.5); never sent on the wire, so not one of the protocol's codes.
+NO_CLOSE_FRAME = 1006
 # A proxy answering for a backend that is down; any other status means the
 # server is there and this URL is not its notes endpoint.
 GATEWAY_STATUSES = frozenset({502, 503, 504})
@@ -117,7 +122,7 @@ async def subscribe(
     check_url(url)
     if not token:
         raise TokenRefused("a token is required (python manage.py issue_token USER)")
-    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+    if after is not None and not is_resume_point(after):
         raise ValueError(f"after must be a note id (0 or more), not {after!r}")
     cursor = after  # the resume point: the last id yielded, else where we started
     failures = 0  # failed attempts since the last complete handshake; back-off grows with them
@@ -129,7 +134,7 @@ async def subscribe(
                 resume_url(url, cursor),
                 additional_headers={"Authorization": f"Bearer {token}"},
                 open_timeout=open_timeout,
-                max_size=MAX_FRAME_BYTES,
+                max_size=MAX_RECEIVE_BYTES,
             ) as ws:
                 connected_once = True
                 async for text in ws:
@@ -142,7 +147,8 @@ async def subscribe(
                             yield note
                     elif kind == "hello":
                         if cursor is None:  # "from now on" means after the newest note now
-                            cursor = _note_id(frame.get("last_id"))
+                            last_id = frame.get("last_id")
+                            cursor = last_id if is_resume_point(last_id) else 0
                         _log_hello(frame, url, cursor)
                     elif kind == "synced":
                         failures = 0  # a working connection: the next drop retries promptly
@@ -153,7 +159,7 @@ async def subscribe(
                         log.warning("server error %s: %s", frame.get("code"), frame.get("message"))
                     elif kind != "pong":  # a newer server may add frame types: not our business
                         log.debug("ignored a frame of type %r", kind)
-            code, reason = ws.close_code or 1006, ws.close_reason or ""
+            code, reason = ws.close_code or NO_CLOSE_FRAME, ws.close_reason or ""
         except InvalidStatus as exc:
             status = exc.response.status_code
             _raise_if_refused(status, url)
@@ -161,11 +167,11 @@ async def subscribe(
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             failure, endpoint_answered = _describe(exc), False
         except ConnectionClosed as exc:  # dropped without a clean close
-            code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (1006, "")
+            code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (NO_CLOSE_FRAME, "")
 
-        if failure is None and code == CLOSE_NOT_FOUND:
+        if failure is None and code == CloseCode.NOT_FOUND:
             raise BadURL(f"no notes endpoint at {url}; it usually ends in /ws/notes/")
-        if failure is None and code == CLOSE_BAD_REQUEST:
+        if failure is None and code == CloseCode.BAD_REQUEST:
             raise ClientError(f"the server refused the request: {reason or code}")
         failures += 1
         if failure is not None and not connected_once:
@@ -220,15 +226,10 @@ def _parse_frame(text: str | bytes) -> dict[str, Any]:
 
 def _note_of(frame: dict[str, Any]) -> dict[str, Any] | None:
     note = frame.get("note")
-    if isinstance(note, dict) and _note_id(note.get("id")) == note.get("id"):
+    if isinstance(note, dict) and is_note_id(note.get("id")):
         return note
     log.warning("ignored a note frame without a note id: %.200s", frame)
     return None
-
-
-def _note_id(value: Any) -> int:
-    """``value`` if it is a note id (an int, 0 or more), else 0."""
-    return value if type(value) is int and value >= 0 else 0
 
 
 def _log_hello(frame: dict[str, Any], url: str, cursor: int) -> None:

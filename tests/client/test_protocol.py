@@ -1,20 +1,28 @@
-"""realtime.protocol: what a client may send, and the frames it gets back."""
+"""notes_client.protocol: what a client may send, and the frames it gets back."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from realtime.protocol import (
+from notes_client.protocol import (
+    MAX_FRAME_BYTES,
     MAX_MARK_READ_IDS,
+    MAX_NOTE_ID,
     MarkRead,
     Ping,
     ProtocolError,
     error,
     hello,
+    is_note_id,
+    is_resume_point,
+    note,
     parse_after,
     parse_command,
     synced,
 )
+from tests.client.listener import ROOT
 
 
 @pytest.mark.parametrize(
@@ -89,3 +97,50 @@ def test_frames_are_compact_json_with_the_contract_fields():
         "code": "bad_json",
         "message": "nope",
     }
+
+
+@pytest.mark.parametrize("value", [1, 42, MAX_NOTE_ID])
+def test_note_ids_are_positive_64_bit_ints(value):
+    assert is_note_id(value) and is_resume_point(value)
+
+
+@pytest.mark.parametrize("value", [0, -1, MAX_NOTE_ID + 1, True, 1.0, "1", None])
+def test_anything_else_is_no_note_id(value):
+    assert not is_note_id(value)
+
+
+def test_zero_is_a_resume_point_but_false_is_not():
+    assert is_resume_point(0)
+    assert not is_resume_point(False)
+    assert not is_resume_point(-1)
+
+
+WIRE = {"id": 7, "kind": "k", "title": "t", "content": "c", "url": "/", "actor": None}
+
+
+def test_a_note_frame_carries_the_note_as_given():
+    assert json.loads(note(WIRE)) == {"type": "note", "note": WIRE}
+
+
+@pytest.mark.parametrize("char", ["x", "é", "😀"])
+def test_a_note_over_the_frame_limit_is_clipped_to_fit_and_says_so(char):
+    chars = MAX_FRAME_BYTES // len(char.encode()) + 100  # a little over the limit
+    text = note({**WIRE, "content": char * chars})
+    assert len(text.encode()) <= MAX_FRAME_BYTES
+    clipped = json.loads(text)["note"]
+    assert clipped["truncated"] is True
+    assert clipped["content"].endswith("…")
+    assert clipped["content"].startswith(char * (chars // 2))
+    assert clipped["title"] == "t"
+
+
+def test_the_protocol_module_imports_only_the_standard_library():
+    """The server's bottom layer imports it: no websockets, no Django come with it."""
+    probe = (
+        "import sys, notes_client.protocol\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'websockets', 'django'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

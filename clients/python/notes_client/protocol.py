@@ -1,26 +1,59 @@
-"""WebSocket protocol v1: the frames we send and the commands we accept.
+"""WebSocket protocol v1: its numbers, the frames the server sends, the commands it accepts.
 
-``docs/protocol.md`` is the reader's version of this module. Frames are built
-as text here and nowhere else; the consumer only decides when to send them.
+The one Python home of these facts: the server's consumer and HTTP API and
+this package's client import them from here. ``docs/protocol.md`` is the
+reader's version; ``frontend/static/frontend/protocol.js`` holds the same
+numbers for browsers, and ``tests/test_protocol_tables.py`` holds all three
+equal.
+
+Standard library only: the client installs without Django, and the server's
+bottom layer (``note``) imports this module too.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass
 from typing import Any
-
-from django.utils import translation
-
-from note.inbox import note_wire
+from urllib.parse import parse_qs
 
 PROTOCOL_VERSION = 1
-# The largest frame either side sends (contract: a client frame over 64 KiB
-# closes with 1009). Notes are bounded below it where they are created
-# (``NOTES_MAX_NOTE_BYTES``); ``note()`` holds the line for rows stored before that.
+
+
+class CloseCode(enum.IntEnum):
+    """Every code the server closes a socket with, and what it tells the client."""
+
+    NORMAL = 1000  # the session logged out: its browser connections end
+    GOING_AWAY = 1001  # the server is shutting down: resume with ?after=
+    POLICY = 1008  # the client kept flooding after rate_limited errors
+    TOO_BIG = 1009  # the client sent a frame over MAX_FRAME_BYTES
+    INTERNAL_ERROR = 1011  # a server error: reconnect with back-off
+    SERVICE_RESTART = 1012  # the server could not keep the client up to date: resume
+    TRY_AGAIN_LATER = 1013  # the client fell behind (or read a replay too slowly): resume later
+    BAD_REQUEST = 4400  # the handshake's request was bad; an error frame says why
+    NOT_FOUND = 4404  # no WebSocket endpoint at this path
+
+
+# The largest frame either side sends: a client frame over it closes with
+# TOO_BIG. Notes are bounded below it where they are created
+# (NOTES_MAX_NOTE_BYTES); note() holds the line for rows stored before that.
 MAX_FRAME_BYTES = 64 * 1024
-MAX_MARK_READ_IDS = 1000
-MAX_NOTE_ID = 2**63 - 1
+MAX_MARK_READ_IDS = 1000  # ids in one mark_read (and one POST /api/notes/read/)
+MAX_NOTE_ID = 2**63 - 1  # ids are 64-bit signed integers in every database
+
+
+def is_note_id(value: Any) -> bool:
+    """True for a note id: an int from 1 to ``MAX_NOTE_ID`` (a bool or a float is not)."""
+    return type(value) is int and 0 < value <= MAX_NOTE_ID
+
+
+def is_resume_point(value: Any) -> bool:
+    """True for what ``?after=`` takes: a note id, or 0 for "from the first note"."""
+    return is_note_id(value) or (type(value) is int and value == 0)
+
+
+# Client to server.
 
 
 class ProtocolError(Exception):
@@ -44,6 +77,7 @@ class MarkRead:
 
 
 def parse_command(text: str) -> Ping | MarkRead:
+    """The command in a client's text frame; raises ProtocolError naming what is wrong."""
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -59,7 +93,7 @@ def parse_command(text: str) -> Ping | MarkRead:
         if data.get("all") is True:
             return MarkRead(all=True)
         ids = data.get("ids")
-        if not isinstance(ids, list) or not all(_is_note_id(i) for i in ids):
+        if not isinstance(ids, list) or not all(is_note_id(i) for i in ids):
             raise ProtocolError(
                 "bad_request", "mark_read needs 'ids': a list of note ids, or 'all': true"
             )
@@ -71,8 +105,6 @@ def parse_command(text: str) -> Ping | MarkRead:
 
 def parse_after(query_string: bytes) -> int | None:
     """The ``?after=<id>`` resume point, or None. Raises ProtocolError when malformed."""
-    from urllib.parse import parse_qs
-
     try:
         values = parse_qs(query_string.decode("latin-1"), strict_parsing=False).get("after")
     except ValueError:
@@ -80,13 +112,14 @@ def parse_after(query_string: bytes) -> int | None:
     if not values:
         return None
     raw = values[-1]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_NOTE_ID:
+    # No note id has over 19 digits; checking first spares int() a huge string
+    # (past 4,300 digits it raises ValueError).
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not is_resume_point(int(raw)):
         raise ProtocolError("bad_request", "'after' must be a non-negative note id")
     return int(raw)
 
 
-def _is_note_id(value: Any) -> bool:
-    return type(value) is int and 0 < value <= MAX_NOTE_ID
+# Server to client: each frame as compact JSON text.
 
 
 def _dumps(frame: dict[str, Any]) -> str:
@@ -105,10 +138,14 @@ def hello(*, user: str | None, unread: int, last_id: int) -> str:
     )
 
 
-def note(payload: dict[str, Any], *, read: bool, language: str) -> str:
-    with translation.override(language):
-        wire = note_wire(payload, read=read)
+def note(wire: dict[str, Any]) -> str:
+    """The frame of one note, ``wire`` being the note as the API renders it.
+
+    A frame over ``MAX_FRAME_BYTES`` has its text clipped (see ``_clipped``).
+    """
     text = _dumps({"type": "note", "note": wire})
+    # Encoding costs a copy: only a text that could be over the limit (at most
+    # four bytes a character) is measured.
     if len(text) * 4 > MAX_FRAME_BYTES and len(text.encode()) > MAX_FRAME_BYTES:
         text = _clipped(wire)
     return text
@@ -137,48 +174,6 @@ def _clipped(wire: dict[str, Any]) -> str:
             keep = max(0, keep - over)
             wire[field] = whole[:keep] + "…" if keep else ""
     return _dumps({"type": "note", "note": wire})
-
-
-class NoteFrames:
-    """One live note as frames, built once per language and shared by every socket.
-
-    ``text`` is the frame for the ASGI send; ``wire`` is the same frame as the
-    bytes of a whole WebSocket message (header and UTF-8 payload), so that a
-    broadcast to thousands of sockets of one language encodes and frames it
-    once (see ``realtime.patches.direct_write``).
-    """
-
-    __slots__ = ("_text", "_wire", "payload")
-
-    def __init__(self, payload: dict[str, Any]) -> None:
-        self.payload = payload
-        self._text: dict[str, str] = {}
-        self._wire: dict[str, bytes] = {}
-
-    def text(self, language: str) -> str:
-        text = self._text.get(language)
-        if text is None:
-            text = self._text[language] = note(self.payload, read=False, language=language)
-        return text
-
-    def wire(self, language: str) -> bytes:
-        data = self._wire.get(language)
-        if data is None:
-            data = self._wire[language] = server_text_frame(self.text(language))
-        return data
-
-
-def server_text_frame(text: str) -> bytes:
-    """``text`` as one unmasked, final WebSocket text frame (RFC 6455, section 5.2)."""
-    payload = text.encode()
-    size = len(payload)
-    if size < 126:
-        header = bytes((0x81, size))
-    elif size < 1 << 16:
-        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
-    else:
-        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
-    return header + payload
 
 
 def synced(*, last_id: int) -> str:

@@ -1,0 +1,29 @@
+/**
+ * protocol.js: the numbers of the /ws/notes/ protocol (v1) for browsers, no DOM.
+ *
+ * The same names and numbers as clients/python/notes_client/protocol.py and
+ * the tables of docs/protocol.md; tests/test_protocol_tables.py holds the
+ * three equal. notes-client.js imports it; so may any page.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** Every code the server closes a socket with, and what it tells the client. */
+export const CloseCode = Object.freeze({
+  NORMAL: 1000, // the session logged out: its browser connections end
+  GOING_AWAY: 1001, // the server is shutting down: resume with ?after=
+  POLICY: 1008, // the client kept flooding after rate_limited errors
+  TOO_BIG: 1009, // the client sent a frame over MAX_FRAME_BYTES
+  INTERNAL_ERROR: 1011, // a server error: reconnect with back-off
+  SERVICE_RESTART: 1012, // the server could not keep the client up to date: resume
+  TRY_AGAIN_LATER: 1013, // the client fell behind (or read a replay too slowly): resume later
+  BAD_REQUEST: 4400, // the handshake's request was bad; an error frame says why
+  NOT_FOUND: 4404, // no WebSocket endpoint at this path
+});
+
+/** The largest frame either side sends: a bigger one from the client closes with TOO_BIG. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** Ids in one mark_read frame. */
+export const MAX_MARK_READ_IDS = 1000;
+/** The largest note id (64-bit signed): a BigInt, as it is past Number.MAX_SAFE_INTEGER. */
+export const MAX_NOTE_ID = 2n ** 63n - 1n;

@@ -1,0 +1,65 @@
+"""Note frames as the server sends them: in each reader's language, built once per language.
+
+The frame shapes and limits are ``notes_client.protocol``, shared with the
+client. What needs Django is here: a note's title is rendered per language
+(``note.inbox.note_wire`` under ``translation.override``), and a live note's
+frame is built once for every socket of one language (``NoteFrames``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import translation
+
+from note.inbox import note_wire
+from notes_client import protocol
+
+
+def note(payload: dict[str, Any], *, read: bool, language: str) -> str:
+    """The ``note`` frame of a stored note's payload, its title in ``language``."""
+    with translation.override(language):
+        wire = note_wire(payload, read=read)
+    return protocol.note(wire)
+
+
+class NoteFrames:
+    """One live note as frames, built once per language and shared by every socket.
+
+    ``text`` is the frame for the ASGI send; ``wire`` is the same frame as the
+    bytes of a whole WebSocket message (header and UTF-8 payload), so that a
+    broadcast to thousands of sockets of one language encodes and frames it
+    once (see ``realtime.patches.direct_write``).
+    """
+
+    __slots__ = ("_text", "_wire", "payload")
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self.payload = payload
+        self._text: dict[str, str] = {}
+        self._wire: dict[str, bytes] = {}
+
+    def text(self, language: str) -> str:
+        text = self._text.get(language)
+        if text is None:
+            text = self._text[language] = note(self.payload, read=False, language=language)
+        return text
+
+    def wire(self, language: str) -> bytes:
+        data = self._wire.get(language)
+        if data is None:
+            data = self._wire[language] = server_text_frame(self.text(language))
+        return data
+
+
+def server_text_frame(text: str) -> bytes:
+    """``text`` as one unmasked, final WebSocket text frame (RFC 6455, section 5.2)."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload
