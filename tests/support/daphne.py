@@ -36,7 +36,10 @@ class DaphneServer:
         self.app = app
         self.daphne_args = daphne_args
         self.port = free_port()
+        # What PostgreSQL shows in pg_stat_activity for this process's sessions.
+        self.application_name = f"rt-daphne-{self.port}"
         self.env = {
+            "PGAPPNAME": self.application_name,
             **os.environ,
             "DATABASE_URL": database_url,
             "DJANGO_DEBUG": "1",
