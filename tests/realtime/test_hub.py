@@ -89,3 +89,49 @@ async def test_a_private_note_reaches_every_socket_of_its_user_and_only_those(se
         await other.disconnect()
     finally:
         await stop_runtime()
+
+
+class _Socket:
+    """Just what the hub's bookkeeping reads of a connection."""
+
+    def __init__(self, user_id: int | None) -> None:
+        self.conn_id = str(id(self))
+        self.user_id = user_id
+        self.session = None
+
+
+def test_ten_thousand_sockets_of_one_user_come_and_go_in_linear_time():
+    import asyncio
+    import time
+
+    from realtime.hub import Hub
+
+    hub = Hub(asyncio.new_event_loop())
+    sockets = [_Socket(user_id=7) for _ in range(10_000)]
+    began = time.perf_counter()
+    for sock in sockets:
+        hub.add(sock)
+    assert len(hub.user_connections(7)) == 10_000
+    for sock in sockets:
+        hub.remove(sock)
+    took = time.perf_counter() - began
+    # Rebuilding a tuple of the user's sockets per change took about a second here.
+    assert took < 0.3, took
+    assert hub.user_connections(7) == () and hub.empty.is_set()
+    hub.loop.close()
+
+
+def test_a_user_with_one_socket_costs_the_hub_no_collection_of_its_own():
+    import asyncio
+
+    from realtime.hub import Hub
+
+    hub = Hub(asyncio.new_event_loop())
+    one, two, three = _Socket(user_id=1), _Socket(user_id=2), _Socket(user_id=2)
+    for sock in (one, two, three):
+        hub.add(sock)
+    assert hub.by_user[1] is one  # not a set of one (216 bytes per user)
+    hub.remove(three)
+    assert hub.by_user[2] is two
+    assert hub.user_connections(2) == (two,)
+    hub.loop.close()
