@@ -16,7 +16,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
+# The dev extras include mysqlclient (the suite also runs on MariaDB), which
+# builds against MariaDB Connector/C: say so plainly instead of a compiler trace.
+NEED_MYSQL_HEADERS := mysqlclient (dev extras) needs pkg-config and MariaDB Connector/C; \
+  on Debian: apt-get install pkg-config libmariadb-dev
+
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null \
+	  || pkg-config --exists mariadb 2>/dev/null || { echo '$(NEED_MYSQL_HEADERS)' >&2; exit 1; }
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
@@ -37,7 +44,7 @@ run: migrate
 demo: migrate
 	$(BIN)/python manage.py demo $(DEMO_ARGS)
 
-## test: the whole suite (set DATABASE_URL for PostgreSQL)
+## test: the whole suite (set DATABASE_URL for PostgreSQL or MariaDB)
 test: dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
