@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.checkout import export_checkout
+
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "integrate.md"
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
@@ -47,10 +49,12 @@ class HostVenv:
 
     def __init__(self, path: Path, drivers: list[str]) -> None:
         self.path = path
+        checkout = export_checkout(path.with_name(path.name + "-checkout"))
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
         self.pip("install", "-q", "--upgrade", "pip")
-        constraints = ["-c", str(CONSTRAINTS)] if CONSTRAINTS.exists() else []
-        self.pip("install", "-q", *constraints, str(ROOT), "whitenoise>=6,<7", *drivers)
+        self.pip(
+            "install", "-q", "-c", str(CONSTRAINTS), str(checkout), "whitenoise>=6,<7", *drivers
+        )
 
     def bin(self, name: str) -> str:
         return str(self.path / "bin" / name)
