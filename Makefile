@@ -4,20 +4,30 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+CONSTRAINTS := requirements/constraints.txt
+PIP    := $(BIN)/pip install -q -c $(CONSTRAINTS)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo test install dev migrate messages lint format bench bench-quick clean
+.PHONY: run demo test install dev migrate messages lint format bench bench-quick constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# The standalone server: the apps plus its own settings' libraries ("server").
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(PIP) -e '.[server]'
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[dev]'
+# The dev extras include mysqlclient (the suite also runs on MariaDB), which
+# builds against MariaDB Connector/C: say so plainly instead of a compiler trace.
+NEED_MYSQL_HEADERS := mysqlclient (dev extras) needs pkg-config and MariaDB Connector/C; \
+  on Debian: apt-get install pkg-config libmariadb-dev
+
+$(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) $(VENV)/.installed
+	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null \
+	  || pkg-config --exists mariadb 2>/dev/null || { echo '$(NEED_MYSQL_HEADERS)' >&2; exit 1; }
+	$(PIP) -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -37,12 +47,12 @@ run: migrate
 demo: migrate
 	$(BIN)/python manage.py demo $(DEMO_ARGS)
 
-## test: the whole suite (set DATABASE_URL for PostgreSQL)
+## test: the whole suite (set DATABASE_URL for PostgreSQL or MariaDB)
 test: dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[bench]'
+	$(PIP) -e '.[bench]'
 	touch $@
 
 ## bench: ours vs the Channels tutorial pattern vs a bare websockets server, one run
@@ -70,6 +80,15 @@ lint: dev
 format: dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## constraints: re-resolve every dependency (all extras) in a fresh venv into $(CONSTRAINTS)
+constraints:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q --upgrade pip
+	.venv-lock/bin/pip install -q '.[dev,bench]'
+	{ sed -n '/^#/p' $(CONSTRAINTS); .venv-lock/bin/pip freeze --exclude django-realtime-notes; } \
+	  > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .test-db.sqlite3* staticfiles .pytest_cache bench/out

@@ -108,6 +108,7 @@ TEMPLATES = [
 
 # Under ASGI every request may run in a different thread, so persistent
 # connections would pile up; Django's deployment checklist says keep 0.
+# DATABASE_URL may be sqlite://, postgres:// or mysql:// (MariaDB, MySQL).
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -170,6 +171,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
                 ),
             )
         )
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    # MariaDB (or MySQL) through mysqlclient, the "mysql" extra.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        # MariaDB's "utf8" is three bytes a character: no emoji, which notes carry.
+        charset="utf8mb4",
+        # Django's default for this backend, stated because the code relies on it:
+        # like PostgreSQL, every statement sees what has committed (the catch-up
+        # loop, the counts read under a lock in note_mark_read), and locking reads
+        # take no gap locks, which under InnoDB's REPEATABLE READ deadlock two
+        # transactions that create the same missing row (note.services).
+        isolation_level="read committed",
+        # Seconds; the same bound as a PostgreSQL pool wait: fail, don't hang.
+        connect_timeout=10,
+    )
+    # Django 5.2 pools connections only for PostgreSQL, and CONN_MAX_AGE stays 0
+    # (see above). So each request, and each call of a socket-side database
+    # thread (realtime/db.py), opens its own short connection: about 1.5 ms on
+    # the same host for connect, session settings, one query and close (MariaDB
+    # reuses server threads from its thread cache). Size max_connections for
+    # processes x (WS_DB_THREADS + requests in flight); put ProxySQL or MaxScale
+    # in front if connects ever cost too much.
+    # The test database gets the charset above and a collation that tells emoji
+    # apart (utf8mb4_general_ci, the server default, takes any two as equal).
+    DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_520_ci"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

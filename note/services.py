@@ -136,22 +136,18 @@ def note_mark_read(
 def _reserve_ids(count: int) -> int:
     """Take ``count`` ids from the sequence row (locked until this transaction ends).
 
-    One ``UPDATE ... RETURNING`` where the database has it (PostgreSQL, SQLite
-    3.35+): every note pays for this statement, and the ORM's update and
-    read-back are two round trips.
+    One statement where the database has a way to read the new value back
+    with the update (see :func:`_reserve_statement`): every note pays for this
+    statement, and the ORM's update and read-back are two round trips.
     """
     connection = connections[router.db_for_write(NoteSequence)]
-    if _has_update_returning(connection):
+    reserve = _reserve_statement(connection)
+    if reserve is not None:
         quote, meta = connection.ops.quote_name, NoteSequence._meta
+        table, pk = quote(meta.db_table), quote(meta.pk.column)
         last = quote(meta.get_field("last_id").column)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {quote(meta.db_table)} SET {last} = {last} + %s"
-                f" WHERE {quote(meta.pk.column)} = 1 RETURNING {last}",
-                [count],
-            )
-            row = cursor.fetchone()
-        last_id = None if row is None else row[0]
+            last_id = reserve(cursor, table, pk, last, count)
     elif NoteSequence.objects.filter(pk=1).update(last_id=F("last_id") + count):
         last_id = NoteSequence.objects.values_list("last_id", flat=True).get(pk=1)
     else:
@@ -162,32 +158,91 @@ def _reserve_ids(count: int) -> int:
     return last_id - count + 1
 
 
-def _has_update_returning(connection) -> bool:
-    """PostgreSQL has it; SQLite since 3.35, the version that added it to INSERT too."""
-    return connection.features.can_return_columns_from_insert
+def _reserve_statement(connection):
+    """How this database bumps the sequence and reads it back in one statement, if it can.
+
+    PostgreSQL and SQLite 3.35+ (the version that added RETURNING to INSERT
+    too) have ``UPDATE ... RETURNING``. MariaDB and MySQL have not (MariaDB's
+    RETURNING is for INSERT and DELETE only); there ``LAST_INSERT_ID(expr)``
+    stores the new value in the session and the server sends it back in the
+    UPDATE's own reply, which the driver shows as ``cursor.lastrowid``.
+    """
+    if connection.vendor == "mysql":
+        return _reserve_with_last_insert_id
+    if connection.vendor == "postgresql" or (
+        connection.vendor == "sqlite" and connection.features.can_return_columns_from_insert
+    ):
+        return _reserve_with_returning
+    return None
+
+
+def _reserve_with_returning(cursor, table: str, pk: str, last: str, count: int) -> int | None:
+    cursor.execute(
+        f"UPDATE {table} SET {last} = {last} + %s WHERE {pk} = 1 RETURNING {last}", [count]
+    )
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _reserve_with_last_insert_id(cursor, table: str, pk: str, last: str, count: int) -> int | None:
+    cursor.execute(
+        f"UPDATE {table} SET {last} = LAST_INSERT_ID({last} + %s) WHERE {pk} = 1", [count]
+    )
+    # Django connects with CLIENT.FOUND_ROWS, so rowcount is the rows matched:
+    # 0 when the row is missing (and lastrowid is then 0, not an id).
+    return cursor.lastrowid if cursor.rowcount else None
 
 
 def _create_sequence_row() -> None:
     """The migration creates the row; a flushed test database may have lost it."""
     start = Note.objects.aggregate(m=Max("id"))["m"] or 0
-    try:
-        with transaction.atomic():
-            NoteSequence.objects.get_or_create(pk=1, defaults={"last_id": start})
-    except IntegrityError:
-        pass  # another transaction created it first
+    _insert_unless_present(NoteSequence(pk=1, last_id=start))
 
 
 def _read_state_for_update(user) -> NoteReadState:
     state = NoteReadState.objects.select_for_update().filter(user_id=user.pk).first()
     if state is None:
-        try:
-            with transaction.atomic():
-                state = NoteReadState.objects.create(
-                    user_id=user.pk, read_upto=note_join_baseline(user=user)
-                )
-        except IntegrityError:
+        state = NoteReadState(user_id=user.pk, read_upto=note_join_baseline(user=user))
+        if not _insert_unless_present(state):
             state = NoteReadState.objects.select_for_update().get(user_id=user.pk)
     return state
+
+
+def _insert_unless_present(obj) -> bool:
+    """Insert ``obj`` unless a row with its primary key exists; True when it surely inserted it.
+
+    Either way the row exists afterwards. Two transactions may race to create
+    it: the loser finds the winner's row (after waiting for its commit).
+
+    On InnoDB (MariaDB, MySQL) the plain INSERT will not do: one that fails on
+    a duplicate key keeps a shared lock on that row until its transaction
+    ends, rolled-back savepoint or not, and two losers holding it then
+    deadlock when each wants the row for update, which both callers do next.
+    ``ON DUPLICATE KEY UPDATE`` waits for the exclusive lock instead. It does
+    not say whether it inserted (Django's connection counts found rows), so
+    the caller reads the row back.
+    """
+    connection = connections[router.db_for_write(type(obj))]
+    if connection.vendor != "mysql":
+        try:
+            with transaction.atomic(using=connection.alias):
+                obj.save(force_insert=True, using=connection.alias)
+        except IntegrityError:
+            return False  # another transaction created it first
+        return True
+    quote, meta = connection.ops.quote_name, obj._meta
+    fields = meta.concrete_fields
+    columns = ", ".join(quote(f.column) for f in fields)
+    values = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+    pk = quote(meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({columns})"
+            f" VALUES ({', '.join(['%s'] * len(values))})"
+            f" ON DUPLICATE KEY UPDATE {pk} = {pk}",
+            values,
+        )
+    return False
 
 
 def recipient_ids(recipients: Recipients) -> list[int]:

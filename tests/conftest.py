@@ -1,10 +1,10 @@
 """Fixtures shared by the whole suite.
 
-Real parts only: the test database (SQLite file, or PostgreSQL via
-``DATABASE_URL``), the machine's Redis (``TEST_REDIS_URL``, default
+Real parts only: the test database (SQLite file, or PostgreSQL or MariaDB
+via ``DATABASE_URL``), the machine's Redis (``TEST_REDIS_URL``, default
 127.0.0.1:6379) under a private key prefix, private ``redis-server``
 processes for anything that stops Redis, and real ``daphne`` processes on
-free ports. Under ``CI=true`` a missing Redis, PostgreSQL or Chromium fails
+free ports. Under ``CI=true`` a missing Redis, database or Chromium fails
 the test instead of skipping it.
 """
 
@@ -63,18 +63,35 @@ def django_db_setup(django_test_environment, django_db_blocker):
 
 
 def _end_stray_sessions() -> None:
-    """PostgreSQL refuses to drop a database with sessions open; a pooled connection
-    of a worker thread, or a server process still exiting, must not fail the run."""
-    from django.db import connection
+    """End the other sessions on the test database before it is dropped.
 
-    if connection.vendor != "postgresql":
+    PostgreSQL refuses to drop a database with sessions open, and MariaDB's
+    DROP DATABASE waits (for a year, by default) for any session still inside a
+    transaction on its tables: a pooled connection of a worker thread, or a
+    server process still exiting, must not fail or hang the run."""
+    from django.db import connection
+    from django.db.utils import OperationalError
+
+    if connection.vendor not in {"postgresql", "mysql"}:
         return
     name = connection.settings_dict["NAME"]
     connection.close()
-    connection.close_pool()
+    if connection.vendor == "postgresql":
+        connection.close_pool()
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
+        return
     with connection._nodb_cursor() as cursor:
         cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT id FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()",
             [name],
         )
+        for (session,) in cursor.fetchall():
+            try:
+                cursor.execute("KILL CONNECTION %s", [int(session)])
+            except OperationalError:
+                pass  # it ended by itself meanwhile (unknown thread id)

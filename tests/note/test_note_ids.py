@@ -1,8 +1,8 @@
-"""Reserving note ids: one statement per note on databases with RETURNING, the same ids without.
+"""Reserving note ids: one statement per note where the database allows, the same ids without.
 
 ``tests/note/test_commit_order.py`` shows the ids follow commit order; these
 show what a write costs and that every path of ``_reserve_ids`` hands out the
-same dense ids, on SQLite and on PostgreSQL (``DATABASE_URL``).
+same dense ids, on SQLite, PostgreSQL and MariaDB (``DATABASE_URL``).
 """
 
 import pytest
@@ -22,13 +22,17 @@ def alice(django_user_model):
     return django_user_model.objects.create_user("alice", password="pw-alice-123")
 
 
-@pytest.fixture(params=["returning", "update-then-select"])
+@pytest.fixture(params=["one-statement", "update-then-select"])
 def reserve_path(request, monkeypatch):
-    """Both ways of reading the sequence back; the second is what SQLite < 3.35 gets."""
-    if request.param == "returning" and not services._has_update_returning(connection):
-        pytest.skip(f"{connection.vendor} here has no UPDATE ... RETURNING")
+    """Both ways of reading the sequence back; the second is what SQLite < 3.35 gets.
+
+    The first is ``UPDATE ... RETURNING`` on PostgreSQL and SQLite,
+    ``LAST_INSERT_ID(expr)`` on MariaDB.
+    """
+    if request.param == "one-statement" and services._reserve_statement(connection) is None:
+        pytest.skip(f"{connection.vendor} here cannot update and read back in one statement")
     if request.param == "update-then-select":
-        monkeypatch.setattr(services, "_has_update_returning", lambda connection: False)
+        monkeypatch.setattr(services, "_reserve_statement", lambda connection: None)
     return request.param
 
 

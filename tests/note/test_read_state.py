@@ -84,3 +84,42 @@ def test_unread_up_to_an_id_counts_only_notes_up_to_it(django_user_model):
     assert note_unread_count(user=alice) == 2
     assert note_unread_count(user=alice, upto_id=second.id) == 1
     assert note_unread_count(user=alice, upto_id=first.id - 1) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_first_reads_of_one_user_from_several_connections_at_once(django_user_model):
+    """Tabs that mark read at once, each creating the user's read state: one wins, none fails.
+
+    On InnoDB, a losing INSERT keeps a shared lock on the winner's row, and two
+    losers that then lock it for update deadlock (note.services._insert_unless_present).
+    """
+    import threading
+
+    from django.db import connections
+
+    tabs, rounds = 4, 8
+    note_create(kind="t", title="n")
+    errors: list[BaseException] = []
+    for r in range(rounds):
+        user = django_user_model.objects.create_user(f"u{r}")
+        user.date_joined = timezone.now() - timedelta(days=1)
+        user.save()
+        start = threading.Barrier(tabs)
+
+        def tab(user=user, start=start):
+            try:
+                start.wait(10)
+                note_mark_read(user=user, all=True)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=tab) for _ in range(tabs)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not errors, errors
+        assert NoteReadState.objects.filter(user=user).count() == 1
+        assert note_unread_count(user=user) == 0

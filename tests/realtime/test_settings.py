@@ -78,6 +78,20 @@ def test_database_url_and_redis_url_are_used():
     ]
 
 
+def test_a_mysql_url_gets_utf8mb4_and_read_committed():
+    """MariaDB: four-byte UTF-8 for emoji, and the isolation level the services rely on."""
+    result = settings_in_subprocess(
+        {"DATABASE_URL": "mysql://notes:secret@db.example:3306/notes"},
+        "db = settings.DATABASES['default']; "
+        "print(db['ENGINE'], db['NAME'], db['OPTIONS'], db['TEST']['CHARSET'], sep='|')",
+    )
+    assert result.returncode == 0, result.stderr
+    engine, name, options, test_charset = result.stdout.strip().split("|")
+    assert (engine, name, test_charset) == ("django.db.backends.mysql", "notes", "utf8mb4")
+    assert "'charset': 'utf8mb4'" in options
+    assert "'isolation_level': 'read committed'" in options
+
+
 def test_redis_sentinels_take_precedence_and_bad_ones_are_refused_clearly():
     result = settings_in_subprocess(
         {

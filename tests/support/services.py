@@ -93,7 +93,12 @@ class RedisServer:
 
 
 def database_url_for_subprocess() -> str:
-    """A DATABASE_URL that points a server process at the test database."""
+    """A DATABASE_URL that points a server process at the test database.
+
+    For PostgreSQL (``postgres://``) and MariaDB (``mysql://``) it is the
+    suite's own ``DATABASE_URL`` (credentials, host, options) with the test
+    database's name in its path: ``.../h`` becomes ``.../test_h``.
+    """
     from django.db import connection
 
     cfg = connection.settings_dict
