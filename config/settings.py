@@ -130,7 +130,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # thread) forever: connecting and each statement have a time limit. The
 # sockets' side waits NOTES_DB_TIMEOUT_SECONDS at most; these end the query
 # itself. 0 turns a limit off (a long migration, say).
-DATABASE_CONNECT_TIMEOUT = _env_number("DATABASE_CONNECT_TIMEOUT", int, 5)
+# The connect limit is the same bound as a PostgreSQL pool wait: fail, don't hang.
+DATABASE_CONNECT_TIMEOUT = _env_number("DATABASE_CONNECT_TIMEOUT", int, 10)
 DATABASE_STATEMENT_TIMEOUT = _env_number("DATABASE_STATEMENT_TIMEOUT", float, 10.0)
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -155,24 +156,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         options["options"] = options["options"].strip()
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
-    options = DATABASES["default"].setdefault("OPTIONS", {})
-    if DATABASE_CONNECT_TIMEOUT:
-        options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
-    if DATABASE_STATEMENT_TIMEOUT:
-        # MariaDB's per-statement limit, in seconds (MySQL has only max_execution_time,
-        # for SELECTs); read_timeout also ends a wait on a server that went silent.
-        options.setdefault("read_timeout", int(DATABASE_STATEMENT_TIMEOUT) + 5)
-        options["init_command"] = "; ".join(
-            filter(
-                None,
-                (
-                    options.get("init_command"),
-                    f"SET SESSION max_statement_time={DATABASE_STATEMENT_TIMEOUT}",
-                ),
-            )
-        )
-
-if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     # MariaDB (or MySQL) through mysqlclient, the "mysql" extra.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         # MariaDB's "utf8" is three bytes a character: no emoji, which notes carry.
@@ -183,9 +166,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
         # take no gap locks, which under InnoDB's REPEATABLE READ deadlock two
         # transactions that create the same missing row (note.services).
         isolation_level="read committed",
-        # Seconds; the same bound as a PostgreSQL pool wait: fail, don't hang.
-        connect_timeout=10,
     )
+    options = DATABASES["default"]["OPTIONS"]
+    if DATABASE_CONNECT_TIMEOUT:
+        options["connect_timeout"] = DATABASE_CONNECT_TIMEOUT
+    if DATABASE_STATEMENT_TIMEOUT:
+        # MariaDB's own per-statement limit, in seconds (MySQL has only
+        # max_execution_time, for SELECTs); read_timeout also ends a wait on a
+        # server that went silent.
+        options["read_timeout"] = int(DATABASE_STATEMENT_TIMEOUT) + 5
+        options["init_command"] = f"SET SESSION max_statement_time={DATABASE_STATEMENT_TIMEOUT}"
     # Django 5.2 pools connections only for PostgreSQL, and CONN_MAX_AGE stays 0
     # (see above). So each request, and each call of a socket-side database
     # thread (realtime/db.py), opens its own short connection: about 1.5 ms on
