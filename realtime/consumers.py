@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 # Notes per replay query. A replay waiting for a slow reader holds one page, so
 # pages stay small; the database work per note is the same.
 REPLAY_PAGE = 100
+# Frames a replay builds on the loop before it lets other ready work run.
+REPLAY_FRAMES_BETWEEN_YIELDS = 20
 
 
 class NotesConsumer(AsyncWebsocketConsumer):
@@ -119,7 +121,6 @@ class NotesConsumer(AsyncWebsocketConsumer):
         )
         self.language = scope_language(self.scope)
         self.conn_id = uuid.uuid4().hex[:12]
-        self.hub = None
         self.buffer: deque[dict[str, Any]] | None = None  # made when a note arrives early
         self.buffering = True
         self.writer = direct_writer(self.base_send)
@@ -335,7 +336,14 @@ class NotesConsumer(AsyncWebsocketConsumer):
         connection = daphne_protocol(self.base_send)
         while True:
             async with slots:
-                page = await self._db(_replay_page)(self.user, after, REPLAY_PAGE, self.language)
+                page = await self._db(_replay_page)(self.user, after, REPLAY_PAGE)
+                # Frames replace the payloads as they are built: a slow reader's
+                # page waits in memory once, not twice.
+                for index, (payload, read) in enumerate(page):
+                    text = frames.note(payload, read=read, language=self.language)
+                    page[index] = (payload["id"], text)
+                    if not (index + 1) % REPLAY_FRAMES_BETWEEN_YIELDS:
+                        await asyncio.sleep(0)
             for note_id, text in page:
                 if (
                     connection is not None
@@ -354,14 +362,11 @@ class NotesConsumer(AsyncWebsocketConsumer):
         return str(self.user_id) if self.user_id is not None else "anonymous"
 
 
-def _replay_page(user, after: int, limit: int, language: str) -> list[tuple[int, str]]:
-    """The next page of a replay as (id, frame), built on the database thread, off the loop."""
+def _replay_page(user, after: int, limit: int) -> list[tuple[Any, Any]]:
+    """(payload, read) for each note of the next page; the replay turns them into (id, frame)."""
     notes = inbox.note_list_visible(user=user, after=after, limit=limit)
     read = inbox.note_read_ids(user=user, notes=notes)
-    return [
-        (n.id, frames.note(inbox.note_payload(n), read=n.id in read, language=language))
-        for n in notes
-    ]
+    return [(inbox.note_payload(n), n.id in read) for n in notes]
 
 
 def _anonymous_replay_start(after: int, depth: int) -> tuple[int, bool]:
