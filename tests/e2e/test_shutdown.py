@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import signal
 import socket
 
@@ -14,7 +12,7 @@ import websockets
 from tests.support import ws
 from tests.support.data import adb, make_user_with_token
 from tests.support.http import post_news
-from tests.support.raw_ws import RawWebSocket
+from tests.support.raw_ws import RawWebSocket, read_close_code_after_upgrade, upgrade_request
 
 pytestmark = pytest.mark.asyncio
 
@@ -69,25 +67,3 @@ async def test_a_socket_that_connects_during_the_shutdown_grace_gets_1001(start_
         late.close()
         lingering.close()
         await asyncio.to_thread(server.stop)
-
-
-def upgrade_request(port: int, token: str) -> bytes:
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (
-        f"GET /ws/notes/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Authorization: Bearer {token}\r\n\r\n"
-    ).encode()
-
-
-def read_close_code_after_upgrade(sock: socket.socket) -> int | None:
-    """The close code of the first close frame after a 101 answer (None: no close frame)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, frames = data.partition(b"\r\n\r\n")
-    assert b" 101 " in head.split(b"\r\n", 1)[0], head
-    return RawWebSocket.close_code_in(frames, sock)

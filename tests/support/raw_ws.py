@@ -118,3 +118,25 @@ def _frame_size(data: bytes) -> int:
     if len(data) < 2 + extra:
         return 2 + extra
     return 2 + extra + int.from_bytes(data[2 : 2 + extra], "big")
+
+
+def upgrade_request(port: int, token: str) -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        f"GET /ws/notes/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n"
+    ).encode()
+
+
+def read_close_code_after_upgrade(sock: socket.socket) -> int | None:
+    """The close code of the first close frame after a 101 answer (None: no close frame)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, frames = data.partition(b"\r\n\r\n")
+    assert b" 101 " in head.split(b"\r\n", 1)[0], head
+    return RawWebSocket.close_code_in(frames, sock)
