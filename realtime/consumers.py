@@ -276,12 +276,16 @@ class NotesConsumer(AsyncWebsocketConsumer):
         asyncio.get_running_loop().create_task(self._close_after_failure())
 
     async def _close_after_failure(self) -> None:
-        try:
-            await self._close(CloseCode.INTERNAL_ERROR, "sending failed; resume")
-        except Exception:
-            connection = daphne_protocol(self.base_send)
-            if connection is not None and connection.transport is not None:
-                connection.transport.abortConnection()
+        if not self.closing:
+            try:
+                await self._close(CloseCode.INTERNAL_ERROR, "sending failed; resume")
+                return
+            except Exception:
+                pass
+        # The close itself failed (or was what failed): end the TCP connection.
+        connection = daphne_protocol(self.base_send)
+        if connection is not None and connection.transport is not None:
+            connection.transport.abortConnection()
 
     # Internals.
 
