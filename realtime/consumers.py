@@ -233,9 +233,9 @@ class NotesConsumer(AsyncWebsocketConsumer):
             await self.send(protocol.error("bad_request", "log in to mark notes read"))
         else:
             try:
-                result = await self._db(inbox.note_mark_read)(
-                    user=self.user, ids=command.ids, all=command.all, origin=self.conn_id
-                )
+                result = await run_in_db_thread(
+                    inbox.note_mark_read, owner=self.user_id, repeatable=True
+                )(user=self.user, ids=command.ids, all=command.all, origin=self.conn_id)
             except DatabaseBusy:
                 await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
                 return

@@ -15,9 +15,13 @@ The pool is shared by every socket of the process, so it takes turns:
   owners that are waiting in turn: 40 sockets of one user marking notes read
   as fast as they may wait behind each other, not in front of everyone's
   connect (issue 19: everyone's connect went from 15 to 972 ms);
-- at most ``NOTES_DB_QUEUE_LIMIT`` calls wait in the whole process, and
-  ``USER_QUEUE_PER_THREAD`` per thread of an owner's share; past that a call is refused at once with
-  :class:`DatabaseBusy` instead of joining a queue that only grows;
+- at most ``NOTES_DB_QUEUE_LIMIT`` calls wait in the whole process; past
+  that a call is refused at once with :class:`DatabaseBusy` instead of
+  joining a queue that only grows. Work a client may simply repeat
+  (``mark_read``) is refused sooner, past ``USER_QUEUE_PER_THREAD`` calls
+  per thread of its owner's share: connects of one user's 40 tabs after a
+  restart wait their turn, the same tabs marking read as fast as they may
+  do not pile up;
 - a call that has not finished within ``NOTES_DB_TIMEOUT_SECONDS`` raises
   ``TimeoutError`` to its caller (a hanging database looks like a refused
   one); its thread finishes when the database answers or the statement
@@ -90,14 +94,21 @@ class FairPool:
         self._started = False
 
     def submit(
-        self, owner: Hashable, work: Callable[[], Any], *, share: int, limit: int
+        self,
+        owner: Hashable,
+        work: Callable[[], Any],
+        *,
+        share: int,
+        limit: int,
+        owner_limit: int | None = None,
     ) -> concurrent.futures.Future:
-        """Queue ``work`` for ``owner``; raises ``DatabaseBusy`` when it may not wait."""
+        """Queue ``work`` for ``owner``; raises ``DatabaseBusy`` when ``limit`` calls (or
+        ``owner_limit`` of this owner's) are waiting already."""
         job = _Job(owner, work, share)
         with self._lock:
             mine = self._waiting.get(owner)
             if self._queued >= limit or (
-                mine is not None and len(mine) >= share * USER_QUEUE_PER_THREAD
+                owner_limit is not None and mine is not None and len(mine) >= owner_limit
             ):
                 raise DatabaseBusy("too much database work waiting")
             if mine is None:
@@ -154,13 +165,14 @@ _hub_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="realtime-h
 
 
 def run_in_db_thread(
-    fn: Callable[P, R], *, owner: Hashable | None = None
+    fn: Callable[P, R], *, owner: Hashable | None = None, repeatable: bool = False
 ) -> Callable[P, Awaitable[R]]:
     """``fn`` as a coroutine function that runs on the socket-side pool as ``owner``'s work.
 
     ``owner`` is a user id, or None for work that is nobody's in particular
-    (each such call takes its turn alone). The coroutine raises
-    ``DatabaseBusy`` at once when the queue is full, and ``TimeoutError``
+    (each such call takes its turn alone); ``repeatable`` work is refused
+    once its owner has a few calls waiting. The coroutine raises
+    ``DatabaseBusy`` at once when it may not wait, and ``TimeoutError``
     after ``NOTES_DB_TIMEOUT_SECONDS``.
     """
 
@@ -173,6 +185,7 @@ def run_in_db_thread(
             work,
             share=conf.DB_USER_SHARE,
             limit=conf.DB_QUEUE_LIMIT,
+            owner_limit=conf.DB_USER_SHARE * USER_QUEUE_PER_THREAD if repeatable else None,
         )
         return await _result(future, within=conf.DB_TIMEOUT_SECONDS)
 
