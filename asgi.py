@@ -15,11 +15,10 @@ from django.core.asgi import get_asgi_application
 # Django first: it sets up apps before anything imports models.
 django_application = get_asgi_application()
 
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-
+from config.static import StaticFilesHandler  # noqa: E402
 from realtime.asgi import notes_application  # noqa: E402
 
-application = notes_application(ASGIStaticFilesHandler(django_application))
+application = notes_application(StaticFilesHandler(django_application))
 
 # What start-up made (modules, classes, settings, the URL resolver) lives as
 # long as the process. Frozen, it is left out of every full garbage

@@ -126,14 +126,34 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": os.environ.get("SQLITE_TEST_NAME") or str(BASE_DIR / ".test-db.sqlite3")
     }
 
+# A database that does not answer must fail a request, not hold it (and its
+# thread) forever: connecting and each statement have a time limit. The
+# sockets' side waits NOTES_DB_TIMEOUT_SECONDS at most; these end the query
+# itself. 0 turns a limit off (a long migration, say).
+# The connect limit is the same bound as a PostgreSQL pool wait: fail, don't hang.
+DATABASE_CONNECT_TIMEOUT = _env_number("DATABASE_CONNECT_TIMEOUT", int, 10)
+DATABASE_STATEMENT_TIMEOUT = _env_number("DATABASE_STATEMENT_TIMEOUT", float, 10.0)
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    options = DATABASES["default"].setdefault("OPTIONS", {})
     # Pooled connections (Django 5.1+, psycopg_pool): CONN_MAX_AGE must stay 0
     # under ASGI, and without a pool every request would open a new backend.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    options["pool"] = {
         "min_size": 2,
         "max_size": _env_number("DATABASE_POOL_SIZE", int, 20),
         "timeout": 10,
     }
+    # With health checks the pool tries each connection before handing it
+    # out (psycopg_pool's ``check``): after PostgreSQL dropped its backends (a
+    # restart, a failover) the pool handed out dead ones and the API answered
+    # 500 until each had been tried (issue 19).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASE_CONNECT_TIMEOUT:
+        options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    if DATABASE_STATEMENT_TIMEOUT:
+        statement_ms = int(DATABASE_STATEMENT_TIMEOUT * 1000)
+        options["options"] = f"{options.get('options', '')} -c statement_timeout={statement_ms}"
+        options["options"] = options["options"].strip()
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     # MariaDB (or MySQL) through mysqlclient, the "mysql" extra.
@@ -146,9 +166,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
         # take no gap locks, which under InnoDB's REPEATABLE READ deadlock two
         # transactions that create the same missing row (note.services).
         isolation_level="read committed",
-        # Seconds; the same bound as a PostgreSQL pool wait: fail, don't hang.
-        connect_timeout=10,
     )
+    options = DATABASES["default"]["OPTIONS"]
+    if DATABASE_CONNECT_TIMEOUT:
+        options["connect_timeout"] = DATABASE_CONNECT_TIMEOUT
+    if DATABASE_STATEMENT_TIMEOUT:
+        # MariaDB's own per-statement limit, in seconds (MySQL has only
+        # max_execution_time, for SELECTs); read_timeout also ends a wait on a
+        # server that went silent.
+        options["read_timeout"] = int(DATABASE_STATEMENT_TIMEOUT) + 5
+        options["init_command"] = f"SET SESSION max_statement_time={DATABASE_STATEMENT_TIMEOUT}"
     # Django 5.2 pools connections only for PostgreSQL, and CONN_MAX_AGE stays 0
     # (see above). So each request, and each call of a socket-side database
     # thread (realtime/db.py), opens its own short connection: about 1.5 ms on
@@ -247,6 +274,11 @@ NOTES_WS_RATE_PER_SECOND = _env_number("WS_RATE_PER_SECOND", float, 20.0)
 NOTES_WS_RATE_BURST = _env_number("WS_RATE_BURST", int, 40)
 NOTES_WS_FLOOD_STRIKES = _env_number("WS_FLOOD_STRIKES", int, 20)
 NOTES_DB_THREADS = _env_number("WS_DB_THREADS", int, 8)
+NOTES_DB_USER_SHARE = _env_number("WS_DB_USER_SHARE", int, 2)
+NOTES_DB_QUEUE_LIMIT = _env_number("WS_DB_QUEUE_LIMIT", int, 1000)
+NOTES_DB_TIMEOUT_SECONDS = _env_number("WS_DB_TIMEOUT_SECONDS", float, 5.0)
+NOTES_REPLAYS_AT_ONCE = _env_number("WS_REPLAYS_AT_ONCE", int, 4)
+NOTES_ANONYMOUS_REPLAY_NOTES = _env_number("WS_ANONYMOUS_REPLAY_NOTES", int, 100)
 NOTES_CATCH_UP_SECONDS = _env_number("NOTES_CATCH_UP_SECONDS", float, 1.0)
 # /metrics: not public; in development the machine itself may read it.
 NOTES_METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None

@@ -19,7 +19,7 @@ class MaxBytesValidator:
         self.limit = limit
 
     def __call__(self, value: str) -> None:
-        size = len(value.encode())
+        size = len(value.encode(errors="surrogatepass"))  # validate_unicode says what is wrong
         if size > self.limit:
             raise ValidationError(
                 _("Ensure this text has at most %(limit)d bytes (it has %(size)d)."),
@@ -31,6 +31,17 @@ class MaxBytesValidator:
         return isinstance(other, MaxBytesValidator) and other.limit == self.limit
 
 
+def validate_unicode(value: str) -> None:
+    """Text that UTF-8 can encode: JSON's ``"\ud800"`` decodes to a lone surrogate,
+    which no database stores (it answered 500, issue 19)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValidationError(
+            _("Enter text without invalid characters (lone surrogates)."), code="invalid_unicode"
+        ) from None
+
+
 class News(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -38,12 +49,12 @@ class News(models.Model):
         related_name="news",
         verbose_name=_("author"),
     )
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(_("title"), max_length=200, validators=[validate_unicode])
     content = models.TextField(
         _("content"),
         blank=True,
         max_length=20_000,
-        validators=[MaxBytesValidator(CONTENT_MAX_BYTES)],
+        validators=[validate_unicode, MaxBytesValidator(CONTENT_MAX_BYTES)],
     )
     created = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
 

@@ -10,6 +10,7 @@ from note.selectors import (
     note_last_id,
     note_list_after,
     note_list_visible,
+    note_nth_newest_visible_id,
     note_read_ids,
     note_unread_and_last_id,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "note_list_after",
     "note_list_visible",
     "note_mark_read",
+    "note_nth_newest_visible_id",
     "note_payload",
     "note_read_ids",
     "note_unread_and_last_id",

@@ -49,6 +49,16 @@ def note_last_visible_id(*, user) -> int:
     return Note.objects.filter(note_visible_q(user=user)).aggregate(m=Max("id"))["m"] or 0
 
 
+def note_nth_newest_visible_id(*, user, n: int) -> int | None:
+    """The id of the ``n``-th newest visible note (1: the newest), None when there are fewer.
+
+    Reads ids only, from the newest down: what deciding where a capped
+    replay starts costs, whatever the length of the history.
+    """
+    visible = Note.objects.filter(note_visible_q(user=user)).order_by("-id")
+    return next(iter(visible.values_list("id", flat=True)[n - 1 : n]), None)
+
+
 def note_last_id() -> int:
     """The newest note id of all, 0 when there is none."""
     return Note.objects.aggregate(m=Max("id"))["m"] or 0

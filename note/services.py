@@ -280,7 +280,14 @@ def _check_size(note: Note) -> None:
     differ only in their recipient, so the first stands for all.
     """
     limit = conf.MAX_NOTE_BYTES
-    size = note_wire_size(note)
+    try:
+        size = note_wire_size(note)
+    except UnicodeEncodeError:
+        # JSON's "\ud800" decodes to a lone surrogate, which no database stores.
+        raise ValidationError(
+            {"title": ["the note's text has a lone surrogate, which is not valid Unicode"]},
+            code="invalid_unicode",
+        ) from None
     if size > limit:
         raise NoteTooLarge(
             {"content": [f"the note would be {size} bytes as JSON; at most {limit} are allowed"]},

@@ -20,6 +20,21 @@ DEFAULTS: dict[str, Any] = {
     "NOTES_CATCH_UP_SECONDS": 1.0,
     # Threads that run the sockets' database work, each with its own connection.
     "NOTES_DB_THREADS": 8,
+    # Of those, how many one user's sockets may hold at once; the rest of
+    # their work waits its turn behind other users' (realtime/db.py).
+    "NOTES_DB_USER_SHARE": 2,
+    # Database calls that may wait for a thread in one process; past it a
+    # connect is closed with 1013 and a mark_read answered rate_limited.
+    "NOTES_DB_QUEUE_LIMIT": 1000,
+    # How long a socket's database call (hello, a replay page, mark_read) may
+    # take before the socket is closed with 1012 and resumes.
+    "NOTES_DB_TIMEOUT_SECONDS": 5.0,
+    # Replay pages read at once in one process (of NOTES_DB_THREADS); more
+    # replays wait their turn, and the other threads stay free for the rest.
+    "NOTES_REPLAYS_AT_ONCE": 4,
+    # The most notes an anonymous ?after= replay sends (the newest ones);
+    # its synced frame then says "capped": true.
+    "NOTES_ANONYMOUS_REPLAY_NOTES": 100,
     # Per-socket flood control: frames per second, burst, and dropped frames
     # in a row before the socket is closed with 1008.
     "NOTES_WS_RATE_PER_SECOND": 20.0,

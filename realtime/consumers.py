@@ -6,10 +6,15 @@ of its own. On connect it registers with the hub *before* reading the
 database, buffers what the hub brings while it replays, then releases the
 buffer past the last replayed id: a note committed during the replay is
 neither lost nor sent twice, and ids on one socket always increase.
+
+Whatever ends the consumer (a close, an error, daphne cancelling it) takes it
+out of the hub, so ``realtime_connections_open`` counts the sockets that
+really are open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import uuid
@@ -26,7 +31,7 @@ from note import inbox
 from notes_client import protocol
 from notes_client.protocol import CloseCode
 from realtime import conf, frames, metrics
-from realtime.db import run_in_db_thread
+from realtime.db import DatabaseBusy, run_in_db_thread
 from realtime.events import session_fingerprint
 from realtime.flood import FloodGuard
 from realtime.languages import scope_language
@@ -42,6 +47,8 @@ log = logging.getLogger(__name__)
 # Notes per replay query. A replay waiting for a slow reader holds one page, so
 # pages stay small; the database work per note is the same.
 REPLAY_PAGE = 100
+# Frames a replay builds on the loop before it lets other ready work run.
+REPLAY_FRAMES_BETWEEN_YIELDS = 20
 
 
 class NotesConsumer(AsyncWebsocketConsumer):
@@ -76,11 +83,18 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
+        self.hub = None
         try:
             while True:
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            # The one way out: a close, an error in a handler, or daphne
+            # cancelling a consumer whose client has gone (say, while its
+            # connect waited on the database) all end its registration.
+            if self.hub is not None:
+                self.hub.remove(self)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch, minus its ``aclose_old_connections()`` before every handler.
@@ -107,7 +121,6 @@ class NotesConsumer(AsyncWebsocketConsumer):
         )
         self.language = scope_language(self.scope)
         self.conn_id = uuid.uuid4().hex[:12]
-        self.hub = None
         self.buffer: deque[dict[str, Any]] | None = None  # made when a note arrives early
         self.buffering = True
         self.writer = direct_writer(self.base_send)
@@ -123,27 +136,33 @@ class NotesConsumer(AsyncWebsocketConsumer):
             await self.send(protocol.error(exc.code, exc.message))
             await self._close(CloseCode.BAD_REQUEST, exc.message)
             return
-        runtime = await current_runtime()
-        if not runtime.accepting:
-            # This process is stopping: the client reconnects, to another one.
-            await self._close(CloseCode.GOING_AWAY, "server shutting down; resume")
-            return
-        self.hub = runtime.hub
-        self.hub.add(self)  # first, so nothing committed from now on can slip past
-        log_event(log, "ws_connect", conn=self.conn_id, user=self._who(), after=after)
         try:
-            await self._catch_up_to_live(after)
+            runtime = await current_runtime()
+            if not runtime.accepting:
+                # This process is stopping: the client reconnects, to another one.
+                await self._close(CloseCode.GOING_AWAY, "server shutting down; resume")
+                return
+            self.hub = runtime.hub
+            self.hub.add(self)  # first, so nothing committed from now on can slip past
+            log_event(log, "ws_connect", conn=self.conn_id, user=self._who(), after=after)
+            await self._catch_up_to_live(after, runtime.replay_slots)
         except Exception as exc:
-            # The database failed mid-connect (an outage, a timeout). Whatever
-            # got out, the client resumes from the last id it saw; the hub
-            # must not keep a socket it will never hear close.
-            self.hub.remove(self)
+            # The database failed, hung or was too busy mid-connect. Whatever got
+            # out, the client resumes from the last id it saw; the hub must not
+            # keep a socket it will never hear close (``__call__`` makes sure
+            # of that for any other way out).
+            if self.hub is not None:
+                self.hub.remove(self)
             log_event(log, "ws_connect_failed", logging.WARNING, conn=self.conn_id, error=repr(exc))
-            await self._close(CloseCode.SERVICE_RESTART, "could not load notes; resume")
+            if isinstance(exc, DatabaseBusy):
+                metrics.clients_cut_off.labels("database_busy").inc()
+                await self._close(CloseCode.TRY_AGAIN_LATER, "server busy; resume later")
+            else:
+                await self._close(CloseCode.SERVICE_RESTART, "could not load notes; resume")
 
-    async def _catch_up_to_live(self, after: int | None) -> None:
+    async def _catch_up_to_live(self, after: int | None, replay_slots: asyncio.Semaphore) -> None:
         """hello, the replay, synced, then what the hub brought meanwhile."""
-        unread, last_id = await run_in_db_thread(inbox.note_unread_and_last_id)(user=self.user)
+        unread, last_id = await self._db(inbox.note_unread_and_last_id)(user=self.user)
         await self.send(
             protocol.hello(
                 user=self.user.get_username() if self.user else None,
@@ -152,11 +171,17 @@ class NotesConsumer(AsyncWebsocketConsumer):
             )
         )
         self.last_sent = last_id if after is None else after
-        if after is not None and not await self._replay(after):
-            metrics.clients_cut_off.labels("slow_reader").inc()
-            await self._close(CloseCode.TRY_AGAIN_LATER, "too slow reading the replay; resume")
-            return
-        await self.send(protocol.synced(last_id=self.last_sent))
+        capped = False
+        if after is not None:
+            if self.user is None:
+                after, capped = await self._db(_anonymous_replay_start)(
+                    after, conf.ANONYMOUS_REPLAY_NOTES
+                )
+            if not await self._replay(after, replay_slots):
+                metrics.clients_cut_off.labels("slow_reader").inc()
+                await self._close(CloseCode.TRY_AGAIN_LATER, "too slow reading the replay; resume")
+                return
+        await self.send(protocol.synced(last_id=self.last_sent, capped=capped))
         while self.buffer:
             pending = self._write_note(self.buffer.popleft(), None)
             if pending is not None:
@@ -207,9 +232,19 @@ class NotesConsumer(AsyncWebsocketConsumer):
         elif self.user is None:
             await self.send(protocol.error("bad_request", "log in to mark notes read"))
         else:
-            result = await run_in_db_thread(inbox.note_mark_read)(
-                user=self.user, ids=command.ids, all=command.all, origin=self.conn_id
-            )
+            try:
+                result = await run_in_db_thread(
+                    inbox.note_mark_read, owner=self.user_id, repeatable=True
+                )(user=self.user, ids=command.ids, all=command.all, origin=self.conn_id)
+            except DatabaseBusy:
+                await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
+                return
+            except Exception as exc:
+                log_event(
+                    log, "ws_mark_read_failed", logging.WARNING, conn=self.conn_id, error=repr(exc)
+                )
+                await self._close(CloseCode.SERVICE_RESTART, "could not mark read; resume")
+                return
             if result.changed:
                 await self.send(protocol.unread(count=result.unread))
 
@@ -234,6 +269,23 @@ class NotesConsumer(AsyncWebsocketConsumer):
             log, "ws_server_close", conn=self.conn_id, user=self._who(), code=code, reason=reason
         )
         await self._close(code, reason)
+
+    def hub_dropped(self, error: BaseException) -> None:
+        """A send to this socket failed: close it with 1011 (it resumes), or cut the TCP."""
+        self.hub = None  # the hub has already let go
+        asyncio.get_running_loop().create_task(self._close_after_failure())
+
+    async def _close_after_failure(self) -> None:
+        if not self.closing:
+            try:
+                await self._close(CloseCode.INTERNAL_ERROR, "sending failed; resume")
+                return
+            except Exception:
+                pass
+        # The close itself failed (or was what failed): end the TCP connection.
+        connection = daphne_protocol(self.base_send)
+        if connection is not None and connection.transport is not None:
+            connection.transport.abortConnection()
 
     # Internals.
 
@@ -260,30 +312,51 @@ class NotesConsumer(AsyncWebsocketConsumer):
             return None  # the hub routes by recipient; this is the second lock on the door
         if note_frames is None:
             note_frames = frames.NoteFrames(payload)
-        self.last_sent = payload["id"]
         if self.writer is not None and self.writer.write(note_frames.wire(self.language)):
+            self.last_sent = payload["id"]
             return None
-        return self.send(note_frames.text(self.language))
+        return self._send_note(payload["id"], note_frames.text(self.language))
 
-    async def _replay(self, after: int) -> bool:
+    async def _send_note(self, note_id: int, text: str) -> None:
+        # Counted as sent once the send returned: a send that raises leaves
+        # last_sent where it was (the hub then drops this socket).
+        await self.send(text)
+        self.last_sent = note_id
+
+    def _db(self, fn):
+        """``fn`` on the database pool as this socket's user's work (``realtime.db``)."""
+        return run_in_db_thread(fn, owner=self.user_id)
+
+    async def _replay(self, after: int, slots: asyncio.Semaphore) -> bool:
         """Send every visible note after ``after``; False if the client stopped reading.
 
-        Each note waits until the client has read all but a little of what
-        was sent before (``realtime.patches.output_cap``), so a replay never piles
-        up in memory for a client that does not keep up.
+        A page is read and made into frames while holding one of the process's
+        replay slots (``NOTES_REPLAYS_AT_ONCE``), so however many clients
+        resume at once only a few replays take database and loop time. Each
+        note then waits, outside the slot, until the client has read all but a
+        little of what was sent before (``realtime.patches.output_cap``), so a
+        replay never piles up in memory for a client that does not keep up.
         """
         connection = daphne_protocol(self.base_send)
         while True:
-            page = await run_in_db_thread(_replay_page)(self.user, after, REPLAY_PAGE)
-            for payload, read in page:
+            async with slots:
+                page = await self._db(_replay_page)(self.user, after, REPLAY_PAGE)
+                # Frames replace the payloads as they are built: a slow reader's
+                # page waits in memory once, not twice.
+                for index, (payload, read) in enumerate(page):
+                    text = frames.note(payload, read=read, language=self.language)
+                    page[index] = (payload["id"], text)
+                    if not (index + 1) % REPLAY_FRAMES_BETWEEN_YIELDS:
+                        await asyncio.sleep(0)
+            for note_id, text in page:
                 if (
                     connection is not None
                     and buffered_bytes(connection.transport) > DRAIN_LOW_WATER
                     and not await drained(connection, within=conf.WS_DRAIN_TIMEOUT_SECONDS)
                 ):
                     return False
-                await self.send(frames.note(payload, read=read, language=self.language))
-                after = self.last_sent = payload["id"]
+                await self.send(text)
+                after = self.last_sent = note_id
             metrics.notes_replayed.inc(len(page))
             metrics.frames_delivered.labels("replay").inc(len(page))
             if len(page) < REPLAY_PAGE:
@@ -293,7 +366,17 @@ class NotesConsumer(AsyncWebsocketConsumer):
         return str(self.user_id) if self.user_id is not None else "anonymous"
 
 
-def _replay_page(user, after: int, limit: int) -> list[tuple[dict[str, Any], bool]]:
+def _replay_page(user, after: int, limit: int) -> list[tuple[Any, Any]]:
+    """(payload, read) for each note of the next page; the replay turns them into (id, frame)."""
     notes = inbox.note_list_visible(user=user, after=after, limit=limit)
     read = inbox.note_read_ids(user=user, notes=notes)
     return [(inbox.note_payload(n), n.id in read) for n in notes]
+
+
+def _anonymous_replay_start(after: int, depth: int) -> tuple[int, bool]:
+    """Where an anonymous replay from ``after`` starts so that it sends at most ``depth``
+    notes (the newest), and whether that skips any."""
+    start = inbox.note_nth_newest_visible_id(user=None, n=depth + 1)
+    if start is None or start <= after:
+        return after, False
+    return start, True

@@ -19,6 +19,7 @@ GROUP = "notes"
 NOTE = "notes.note"
 UNREAD = "notes.unread"
 LOGOUT = "notes.logout"
+PROBE = "notes.probe"  # a process checking that the stream carries its events again
 
 
 def note_event(payload: dict[str, Any], *, committed_at: float) -> dict[str, Any]:
@@ -32,6 +33,10 @@ def unread_event(*, user_id: int, count: int, origin: str | None = None) -> dict
 
 def logout_event(*, session_key: str) -> dict[str, Any]:
     return {"type": LOGOUT, "session": session_fingerprint(session_key)}
+
+
+def probe_event(*, token: str) -> dict[str, Any]:
+    return {"type": PROBE, "token": token}
 
 
 def session_fingerprint(session_key: str | None) -> str | None:

@@ -11,8 +11,12 @@ delivers them strictly in order and closes any gap from the database:
 - every ``NOTES_CATCH_UP_SECONDS``: anything newer in the database than the
   last id seen is read (this covers a Redis restart, the pub/sub layer losing
   what was published while it reconnected, and at-most-once drops);
-- if the database cannot be read three times in a row, every connection is
-  closed with 1012 so that clients resume rather than silently miss notes.
+- if the database cannot be read three times in a row (refused, or no answer
+  within ``CATCH_UP_TIMEOUT``), every connection is closed with 1012 so that
+  clients resume rather than silently miss notes.
+
+A socket whose send fails is dropped (closed with 1011, so it resumes) and the
+fan-out goes on: one broken connection never holds back the others' notes.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from note import inbox
 from notes_client.protocol import CloseCode
 from realtime import conf, events, frames, metrics
-from realtime.db import run_in_db_thread
+from realtime.db import run_in_hub_thread
 from realtime.layer import notes_layer
 from realtime.logs import log_event
 
@@ -34,6 +39,9 @@ log = logging.getLogger(__name__)
 
 CATCH_UP_PAGE = 500
 CATCH_UP_FAILURES_BEFORE_RESTART = 3
+# The catch-up reads one index entry: a database that takes longer than this
+# is hanging, and counts as a failure like a refused connection.
+CATCH_UP_TIMEOUT = 2.0
 # How long a fan-out may hold the event loop before it lets other ready work
 # run, and how many sockets it serves between looks at the clock (see ``Hub._deliver``).
 FAN_OUT_SLICE_SECONDS = 0.0005
@@ -56,24 +64,30 @@ class Subscriber(Protocol):
     async def hub_unread(self, count: int) -> None: ...
     async def hub_close(self, code: int, reason: str) -> None: ...
 
+    def hub_dropped(self, error: BaseException) -> None:
+        """The hub let go of this connection after a send to it failed: close it."""
+        ...
+
 
 class Hub:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.connections: set[Subscriber] = set()
-        # A tuple per user, not a set: most users have one socket, and a
-        # set of one is 216 bytes (a tuple of one: 48). Adds and removes rebuild a
-        # user's few sockets; deliveries read it as it is.
-        self.by_user: dict[int, tuple[Subscriber, ...]] = {}
+        # A user's one socket as itself, two or more in a set: most users have
+        # one socket, and a set of one is 216 bytes. A set keeps adding and
+        # removing one of a user's 10,000 sockets O(1) (a tuple rebuilt per
+        # change made closing them all quadratic: a second of loop time).
+        self.by_user: dict[int, Subscriber | set[Subscriber]] = {}
         self.last_id = 0
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self._subscribed = asyncio.Event()
+        self._probes: dict[str, asyncio.Future[None]] = {}
         self.empty = asyncio.Event()  # set while no connection is registered
         self.empty.set()
 
     async def start(self) -> None:
-        self.last_id = await run_in_db_thread(_last_note_id)()
+        self.last_id = await run_in_hub_thread(_last_note_id, within=CATCH_UP_TIMEOUT)
         self._tasks = [
             self.loop.create_task(self._listen(), name="hub-listen"),
             self.loop.create_task(self._watch(), name="hub-watch"),
@@ -98,18 +112,35 @@ class Hub:
         self.connections.add(conn)
         self.empty.clear()
         if conn.user_id is not None:
-            self.by_user[conn.user_id] = (*self.by_user.get(conn.user_id, ()), conn)
+            mine = self.by_user.get(conn.user_id)
+            if mine is None:
+                self.by_user[conn.user_id] = conn
+            elif isinstance(mine, set):
+                mine.add(conn)
+            else:
+                self.by_user[conn.user_id] = {mine, conn}
 
     def remove(self, conn: Subscriber) -> None:
+        if conn not in self.connections:
+            return
         self.connections.discard(conn)
         if not self.connections:
             self.empty.set()
         if conn.user_id is not None:
-            peers = tuple(c for c in self.by_user.get(conn.user_id, ()) if c is not conn)
-            if peers:
-                self.by_user[conn.user_id] = peers
-            else:
-                self.by_user.pop(conn.user_id, None)
+            mine = self.by_user.get(conn.user_id)
+            if isinstance(mine, set):
+                mine.discard(conn)
+                if len(mine) == 1:
+                    self.by_user[conn.user_id] = next(iter(mine))
+            elif mine is conn:
+                del self.by_user[conn.user_id]
+
+    def user_connections(self, user_id: int) -> tuple[Subscriber, ...]:
+        """The user's registered sockets, as a snapshot safe to iterate across awaits."""
+        mine = self.by_user.get(user_id)
+        if mine is None:
+            return ()
+        return tuple(mine) if isinstance(mine, set) else (mine,)
 
     # Events.
 
@@ -121,15 +152,39 @@ class Hub:
             if committed_at is not None:
                 metrics.delivery_latency.observe(max(0.0, time.time() - committed_at))
         elif kind == events.UNREAD:
-            for conn in self.by_user.get(event["user_id"], ()):
+            for conn in self.user_connections(event["user_id"]):
                 if conn.conn_id != event.get("origin"):
-                    await conn.hub_unread(event["count"])
+                    await self._guarded(conn, conn.hub_unread(event["count"]))
         elif kind == events.LOGOUT:
             for conn in tuple(self.connections):
                 if conn.session is not None and conn.session == event["session"]:
-                    await conn.hub_close(CloseCode.NORMAL, "logged out")
+                    await self._guarded(conn, conn.hub_close(CloseCode.NORMAL, "logged out"))
+        elif kind == events.PROBE:
+            heard = self._probes.get(event.get("token"))
+            if heard is not None and not heard.done():
+                heard.set_result(None)
         else:
             log_event(log, "stream_unknown_event", logging.WARNING, type=repr(kind))
+
+    async def hears_itself(self, *, within: float) -> bool:
+        """Does an event this process sends come back to its hub within ``within`` seconds?
+
+        The publisher asks after a failed send, before sending what it kept: a
+        layer that accepts sends again may still be re-subscribing its
+        listeners (redis-py reconnects a pub/sub connection on its next read),
+        and an event published meanwhile reaches nobody.
+        """
+        token = uuid.uuid4().hex
+        heard = self._probes[token] = self.loop.create_future()
+        try:
+            async with asyncio.timeout(within):
+                await notes_layer().group_send(events.GROUP, events.probe_event(token=token))
+                await heard
+            return True
+        except Exception:
+            return False
+        finally:
+            del self._probes[token]
 
     async def catch_up(self) -> None:
         """Deliver whatever the database has beyond the last id seen."""
@@ -148,8 +203,8 @@ class Hub:
 
     async def _catch_up_locked(self, *, upto: int | None) -> None:
         while True:
-            payloads, newest = await run_in_db_thread(_notes_after)(
-                self.last_id, upto, CATCH_UP_PAGE
+            payloads, newest = await run_in_hub_thread(
+                _notes_after, self.last_id, upto, CATCH_UP_PAGE, within=CATCH_UP_TIMEOUT
             )
             if newest < self.last_id:
                 # The notes table went backwards (a flushed test database): follow it.
@@ -173,10 +228,9 @@ class Hub:
 
     async def _deliver(self, payload: dict[str, Any]) -> None:
         recipient = payload["recipient_id"]
-        targets = self.connections if recipient is None else self.by_user.get(recipient)
+        targets = tuple(self.connections) if recipient is None else self.user_connections(recipient)
         if not targets:
             return
-        metrics.frames_delivered.labels("live").inc(len(targets))
         note_frames = frames.NoteFrames(payload)  # built once per language, shared by all sockets
         # A fan-out to 2,000 sockets is 30-40 ms of CPU on the event loop, and a
         # request that needs the loop meanwhile (Django makes a few trips between
@@ -188,19 +242,40 @@ class Hub:
         # every socket was 6.6 % of a fan-out's samples: it is read every 32.
         # Most sockets take the frame at once (realtime/patches/direct_write.py) and hand back
         # nothing to await, so the loop makes no coroutine per socket.
+        # A socket whose send raises is dropped and the fan-out goes on; the
+        # frames are counted once per fan-out, less those that failed.
         clock = self.loop.time
         pause_at = clock() + FAN_OUT_SLICE_SECONDS
-        for served, conn in enumerate(tuple(targets), 1):
-            pending = conn.hub_note(payload, note_frames)
-            if pending is not None:
-                await pending
+        failed = 0
+        for served, conn in enumerate(targets, 1):
+            try:
+                pending = conn.hub_note(payload, note_frames)
+                if pending is not None:
+                    await pending
+            except Exception as exc:
+                failed += 1
+                self._drop(conn, exc)
             if not served % FAN_OUT_CLOCK_EVERY and clock() >= pause_at:
                 await asyncio.sleep(0)
                 pause_at = clock() + FAN_OUT_SLICE_SECONDS
+        metrics.frames_delivered.labels("live").inc(len(targets) - failed)
+
+    async def _guarded(self, conn: Subscriber, sending: Awaitable[None]) -> None:
+        """Await one send to ``conn``; if it fails, drop ``conn`` and carry on with the rest."""
+        try:
+            await sending
+        except Exception as exc:
+            self._drop(conn, exc)
+
+    def _drop(self, conn: Subscriber, error: Exception) -> None:
+        self.remove(conn)
+        metrics.clients_cut_off.labels("send_failed").inc()
+        log_event(log, "ws_send_failed", logging.WARNING, conn=conn.conn_id, error=repr(error))
+        conn.hub_dropped(error)
 
     async def close_all(self, code: int, reason: str) -> None:
         for conn in tuple(self.connections):
-            await conn.hub_close(code, reason)
+            await self._guarded(conn, conn.hub_close(code, reason))
 
     # Background tasks.
 

@@ -7,9 +7,17 @@ sends the queue in order. In a server process the sender runs on the server's
 event loop (bound by the hub at start-up); elsewhere (``manage.py post_news``,
 a shell) it runs on a private thread, flushed at exit.
 
-If the layer fails (Redis down), the error is logged, what is queued is
-dropped, and nothing else happens: the note is in the database, and every
-server's hub reads what the layer did not bring (``realtime.hub``).
+If the layer fails (Redis down, a blip), the error is logged and the event
+stays at the head of the queue; the sender tries it again with back-off and
+then goes on in order. What waits is bounded (``QUEUE_LIMIT``): when full,
+the oldest note event makes room, because every server's hub reads notes the
+layer did not bring from the database (``realtime.hub``), whereas an unread
+count or a logout exists nowhere else. Dropping the whole queue on one failed
+send lost those: a logout during a Redis blip left the session's sockets
+open (issue 19). In a server process, the sender first waits after a failure
+until its own hub hears the stream again (``Hub.hears_itself``): a
+pub/sub layer takes sends before its listeners have subscribed again, and
+what is sent meanwhile reaches nobody.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from note import inbox
@@ -31,6 +40,8 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 2.0
 QUEUE_LIMIT = 10_000
+RETRY_FIRST = 0.25
+RETRY_MAX = 5.0
 
 
 class Publisher:
@@ -39,13 +50,24 @@ class Publisher:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._queue: _Outbox | None = None
         self._pending = 0
         self._idle = threading.Condition(self._lock)
+        self._stream_works: Callable[..., Awaitable[bool]] | None = None
 
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Send from the server's event loop (called by the hub when it starts)."""
+    def bind(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        stream_works: Callable[..., Awaitable[bool]] | None = None,
+    ) -> None:
+        """Send from the server's event loop (called by the runtime when it starts).
+
+        ``stream_works(within=seconds)`` tells whether the layer carries events
+        to this process's listener again; it is asked after a failed send.
+        """
         with self._lock:
+            self._stream_works = stream_works
             if self._loop is loop:
                 return
             self._loop = loop
@@ -68,7 +90,9 @@ class Publisher:
 
     def _start_thread(self) -> asyncio.AbstractEventLoop:
         # A queue left by a loop that has closed (a test's) has no sender: start afresh.
+        # No hub listens in this thread's process (a command): nothing to wait for.
         self._queue = None
+        self._stream_works = None
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="realtime-publisher", daemon=True)
         thread.start()
@@ -78,43 +102,83 @@ class Publisher:
 
     def _start_sender(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._queue is None:
-            self._queue = asyncio.Queue()
+            self._queue = _Outbox()
             loop.create_task(self._send_forever(self._queue), name="realtime-publisher")
 
     def _enqueue(self, loop: asyncio.AbstractEventLoop, event: dict[str, Any]) -> None:
         self._start_sender(loop)
         assert self._queue is not None
-        if self._queue.qsize() >= QUEUE_LIMIT:
-            log_event(log, "layer_queue_full", logging.WARNING, dropped=1)
+        if len(self._queue.events) >= QUEUE_LIMIT:
+            # A note waiting is dropped for the newcomer; failing that, the newcomer.
+            dropped = self._queue.drop_oldest_note() or event
+            log_event(log, "layer_queue_full", logging.WARNING, dropped=dropped["type"])
             self._done(1)
-            return
-        self._queue.put_nowait(event)
+            if dropped is event:
+                return
+        self._queue.put(event)
 
-    async def _send_forever(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    async def _send_forever(self, queue: _Outbox) -> None:
+        retry_in = RETRY_FIRST
+        failing = False
         while True:
-            event = await queue.get()
+            event = await queue.head()
             try:
+                if failing and self._stream_works is not None:
+                    if not await self._stream_works(within=SEND_TIMEOUT):
+                        raise ConnectionError("the stream does not carry events back yet")
                 layer = notes_layer()  # looked up each time: tests swap layers
                 await asyncio.wait_for(layer.group_send(events.GROUP, event), SEND_TIMEOUT)
             except Exception as exc:
-                dropped = 0
-                while not queue.empty():
-                    queue.get_nowait()
-                    dropped += 1
+                failing = True
                 metrics.layer_errors.labels("send").inc()
-                # The notes are stored; every server's hub reads them from the database.
                 log_event(
-                    log, "layer_send_failed", logging.WARNING, error=repr(exc), dropped=dropped + 1
+                    log,
+                    "layer_send_failed",
+                    logging.WARNING,
+                    error=repr(exc),
+                    waiting=len(queue.events),
+                    retry_in=retry_in,
                 )
-                self._done(dropped)
-            finally:
-                self._done(1)
+                await asyncio.sleep(retry_in)
+                retry_in = min(retry_in * 2, RETRY_MAX)
+                continue
+            retry_in = RETRY_FIRST
+            failing = False
+            queue.events.popleft()
+            self._done(1)
 
     def _done(self, count: int) -> None:
         if count:
             with self._idle:
                 self._pending -= count
                 self._idle.notify_all()
+
+
+class _Outbox:
+    """The events waiting for the layer, oldest first, with a wake-up for the sender."""
+
+    def __init__(self) -> None:
+        self.events: deque[dict[str, Any]] = deque()
+        self._arrived = asyncio.Event()
+
+    def put(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        self._arrived.set()
+
+    async def head(self) -> dict[str, Any]:
+        """The oldest event, left in place until the sender has sent it."""
+        while not self.events:
+            self._arrived.clear()
+            await self._arrived.wait()
+        return self.events[0]
+
+    def drop_oldest_note(self) -> dict[str, Any] | None:
+        """Drop and return the oldest note event but the head (being sent), if any."""
+        for index, event in enumerate(self.events):
+            if index and event["type"] == events.NOTE:
+                del self.events[index]
+                return event
+        return None
 
 
 publisher = Publisher()

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from notes_client.protocol import CloseCode
+from realtime import conf
 from realtime.hub import Hub
 from realtime.logs import log_event
 from realtime.publisher import publisher
@@ -49,11 +50,15 @@ class Runtime:
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.loop = loop or asyncio.get_running_loop()
         self.hub = Hub(self.loop)
+        # Held by a socket's replay while it reads a page (realtime.consumers).
+        self.replay_slots = asyncio.Semaphore(conf.REPLAYS_AT_ONCE)
         self.accepting = True
         self._stopped = False
 
     async def start(self) -> None:
-        publisher.bind(self.loop)  # notes committed in this process leave from this loop
+        # Notes committed in this process leave from this loop; after a failed
+        # send, the publisher waits until the hub hears the stream again.
+        publisher.bind(self.loop, stream_works=self.hub.hears_itself)
         await self.hub.start()
 
     async def stop(self, *, grace: float = GOING_AWAY_GRACE) -> None:

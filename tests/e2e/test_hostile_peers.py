@@ -11,11 +11,14 @@ import threading
 import time
 
 import pytest
+import websockets
 from django.test import override_settings
+from websockets.protocol import State
 
 from note.services import note_create
 from tests.support import ws
 from tests.support.data import adb, make_user_with_token
+from tests.support.http import call
 from tests.support.metrics import scrape, value
 from tests.support.raw_ws import PING, TEXT, RawWebSocket
 
@@ -148,3 +151,117 @@ async def test_a_slow_reader_gets_the_whole_replay_once_in_order(start_server):
             if len(seen) % 50 == 0:
                 await asyncio.sleep(0.2)  # a reader slower than the server
     assert seen == list(range(first + 1, hello["last_id"] + 1))
+
+
+async def test_a_socket_whose_sends_fail_is_dropped_and_the_others_get_every_note(start_server):
+    server = start_server(app="tests.support.failing_send_asgi:application")
+    _, token = await adb(make_user_with_token, "fanout")
+    good = [await ws.connect(server.ws_url, token=token) for _ in range(3)]
+    broken = await ws.connect(server.ws_url, token=token, headers={"X-Test-Failing-Send": "note"})
+    for sock in [*good, broken]:
+        await ws.handshake(sock)
+
+    notes = [(await adb(note_create, kind="t", title=f"fan-out {i}"))[0] for i in range(3)]
+    for sock in good:
+        got = await ws.notes_until(sock, lambda ns: len(ns) >= 3)
+        assert [n["id"] for n in got] == [n.id for n in notes]
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await ws.recv(broken, timeout=5)
+    assert closed.value.rcvd.code == 1011  # it resumes, like after any server error
+
+    # The hub goes on: no catch-up keeps failing on the broken socket and closes everyone.
+    for sock in good:
+        assert await ws.quiet(sock, 4) == []
+        assert sock.state is State.OPEN
+    samples = scrape(server)
+    assert value(samples, "realtime_connections_open") == 3
+    assert value(samples, "realtime_frames_delivered_total", path="live") == 9
+    assert value(samples, "realtime_clients_cut_off_total", reason="send_failed") == 1
+    for sock in good:
+        await sock.close()
+
+
+async def test_a_lone_surrogate_is_a_400_field_error_on_the_api_and_an_error_frame_on_a_socket(
+    server,
+):
+    _, token = await adb(make_user_with_token, "surrogate")
+    for field in ("title", "content"):
+        # Valid JSON whose string decodes to a lone surrogate, which UTF-8 cannot encode.
+        body = b'{"title": "ok", "content": "ok", "' + field.encode() + b'": "a\\ud800b"}'
+        status, answer = call(f"{server.http_url}/api/news/", method="POST", body=body, token=token)
+        assert status == 400, (status, answer)
+        assert list(answer["errors"]) == [field]
+    async with await ws.connect(server.ws_url, token=token) as sock:
+        await ws.handshake(sock)
+        await sock.send('{"type": "\\ud800"}')
+        assert (await ws.recv(sock))["code"] == "unknown_type"
+        await sock.send('{"type": "ping"}')
+        assert await ws.recv(sock) == {"type": "pong"}
+    assert "Traceback" not in server.logs()
+
+
+async def test_paths_out_of_the_static_folder_are_404_not_500(server):
+    paths = ("/static/../", "/static/../asgi.py", "/static/..%2f..%2fetc/passwd", "/static/a%00b")
+    for path in paths:
+        status, _ = await asyncio.to_thread(
+            call, f"{server.http_url}{path}", headers={"Accept": "text/html"}
+        )
+        assert status == 404, (path, status)
+    assert "Traceback" not in server.logs()
+
+
+async def test_an_anonymous_replay_sends_only_the_newest_notes_and_says_so(start_server):
+    server = start_server(WS_ANONYMOUS_REPLAY_NOTES="5")
+    user, token = await adb(make_user_with_token, "deep")
+    public = [(await adb(note_create, kind="t", title=f"history {i}"))[0].id for i in range(12)]
+    await adb(note_create, kind="t", title="private", recipients=user)
+    start = public[0] - 1
+
+    async with await ws.connect(server.ws_url, origin=server.http_url, after=start) as sock:
+        _, replayed, synced = await ws.handshake(sock)
+    assert [n["id"] for n in replayed] == public[-5:]
+    assert synced == {"type": "synced", "last_id": public[-1], "capped": True}
+
+    # A short gap is replayed whole, and the frame keeps its old shape.
+    async with await ws.connect(server.ws_url, origin=server.http_url, after=public[-4]) as sock:
+        _, replayed, synced = await ws.handshake(sock)
+    assert [n["id"] for n in replayed] == public[-3:]
+    assert synced == {"type": "synced", "last_id": public[-1]}
+
+    # Users get their whole history.
+    async with await ws.connect(server.ws_url, token=token, after=start) as sock:
+        _, replayed, synced = await ws.handshake(sock)
+    assert [n["id"] for n in replayed][:12] == public and len(replayed) == 13
+    assert "capped" not in synced
+
+
+async def test_one_user_flooding_database_work_does_not_hold_up_anyone_elses_connect(
+    start_server,
+):
+    server = start_server(WS_DB_THREADS="2")
+    _, flooder_token = await adb(make_user_with_token, "flooder")
+    _, token = await adb(make_user_with_token, "bystander")
+    await adb(note_create, kind="t", title="something to mark read")
+    flooders = [await ws.connect(server.ws_url, token=flooder_token) for _ in range(40)]
+    for sock in flooders:
+        await ws.handshake(sock)
+
+    # Within the per-socket limit (a burst of 40 frames), 1,600 database writes at once.
+    frame = '{"type":"mark_read","all":true}'
+    await asyncio.gather(*(sock.send(frame) for sock in flooders for _ in range(40)))
+    waits = []
+    for _ in range(5):
+        began = time.monotonic()
+        async with await ws.connect(server.ws_url, token=token) as sock:
+            await ws.handshake(sock)
+        waits.append(time.monotonic() - began)
+    # Behind the whole queue, each of these waited seconds.
+    assert max(waits) < 1.5, waits
+
+    # The flooder's own excess is refused at once instead of queueing.
+    refused = 0
+    for sock in flooders:
+        for frame in await ws.quiet(sock, 0.2):
+            refused += frame.get("code") == "rate_limited"
+        await sock.close()
+    assert refused > 0

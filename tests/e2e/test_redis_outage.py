@@ -18,8 +18,8 @@ import websockets
 
 from note.models import Note
 from tests.support import ws
-from tests.support.data import adb, make_user_with_token
-from tests.support.http import call, post_news
+from tests.support.data import adb, make_user, make_user_with_token
+from tests.support.http import BrowserSession, call, post_news
 from tests.support.services import RedisServer, free_port
 
 pytestmark = pytest.mark.asyncio
@@ -218,3 +218,31 @@ async def test_redis_restart_while_publishing_loses_nothing_for_connected_client
         got = [n["url"] for n in c.notes[1:]]
         assert got == expected, (c.url, c.token is None, c.closes)
         assert all(code == 1012 for code in c.closes), c.closes
+
+
+async def test_a_logout_during_a_redis_blip_still_closes_the_sessions_socket(start_server):
+    redis = RedisServer()
+    redis.start()
+    try:
+        server = start_server(redis_url=redis.url)
+        user = await adb(make_user, "blip", password="pw-blip-12345")
+        session = BrowserSession(server)
+        await asyncio.to_thread(session.login, user.username, "pw-blip-12345")
+        sock = await ws.connect(
+            server.ws_url, origin=server.http_url, headers={"Cookie": session.cookie_header()}
+        )
+        await ws.handshake(sock)
+
+        redis.stop()
+        # The logout's layer event fails to send; it used to be dropped with
+        # whatever else was queued, and the socket stayed open.
+        assert await asyncio.to_thread(session.logout) in (200, 302)
+        await asyncio.sleep(1.5)
+        redis.start()
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await ws.recv(sock, timeout=30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+        assert "layer_send_failed" in server.logs()
+    finally:
+        redis.stop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
 
 import pytest
 import websockets
@@ -10,6 +12,7 @@ import websockets
 from tests.support import ws
 from tests.support.data import adb, make_user_with_token
 from tests.support.http import post_news
+from tests.support.raw_ws import RawWebSocket, read_close_code_after_upgrade, upgrade_request
 
 pytestmark = pytest.mark.asyncio
 
@@ -45,3 +48,22 @@ async def test_sigterm_closes_with_1001_and_the_client_resumes_without_loss(star
     _, replayed, _ = await ws.handshake(again)
     assert [n["url"] for n in replayed] == [f"/news/{n.pk}/" for n in meanwhile]
     await again.close()
+
+
+async def test_a_socket_that_connects_during_the_shutdown_grace_gets_1001(start_server):
+    server = start_server()
+    _, token = await adb(make_user_with_token, "late")
+    # Holds the grace open: it never answers the server's close frame.
+    lingering = RawWebSocket(server.port, token=token)
+    # Connected before SIGTERM (so past the listening port, which closes first);
+    # its handshake is sent only once the server has begun closing sockets.
+    late = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    server.proc.send_signal(signal.SIGTERM)
+    try:
+        assert await asyncio.to_thread(lingering.read_close_code, 10) == 1001
+        late.sendall(upgrade_request(server.port, token))
+        assert await asyncio.to_thread(read_close_code_after_upgrade, late) == 1001
+    finally:
+        late.close()
+        lingering.close()
+        await asyncio.to_thread(server.stop)

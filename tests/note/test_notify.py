@@ -151,6 +151,14 @@ def test_the_size_limit_counts_utf8_bytes_of_the_json_not_characters(users, sett
     assert list(Note.objects.values_list("title", flat=True)) == ["fits"]
 
 
+def test_a_lone_surrogate_is_refused_with_a_field_error_and_nothing_stored(users):
+    # What json.loads makes of "\ud800": no database can store it.
+    with pytest.raises(ValidationError) as caught:
+        notify.send(sender=News, title="half an emoji \ud83d", recipients=None)
+    assert "surrogate" in caught.value.message_dict["title"][0]
+    assert not Note.objects.exists()
+
+
 def test_a_robust_sender_gets_the_size_error_back_and_keeps_its_writes(users):
     with transaction.atomic():
         News.objects.create(author=users[0], title="mine")

@@ -89,3 +89,101 @@ async def test_a_private_note_reaches_every_socket_of_its_user_and_only_those(se
         await other.disconnect()
     finally:
         await stop_runtime()
+
+
+class _Socket:
+    """Just what the hub's bookkeeping reads of a connection."""
+
+    def __init__(self, user_id: int | None) -> None:
+        self.conn_id = str(id(self))
+        self.user_id = user_id
+        self.session = None
+
+
+def test_ten_thousand_sockets_of_one_user_come_and_go_in_linear_time():
+    import asyncio
+    import time
+
+    from realtime.hub import Hub
+
+    hub = Hub(asyncio.new_event_loop())
+    sockets = [_Socket(user_id=7) for _ in range(10_000)]
+    began = time.perf_counter()
+    for sock in sockets:
+        hub.add(sock)
+    assert len(hub.user_connections(7)) == 10_000
+    for sock in sockets:
+        hub.remove(sock)
+    took = time.perf_counter() - began
+    # Rebuilding a tuple of the user's sockets per change took about a second here.
+    assert took < 0.3, took
+    assert hub.user_connections(7) == () and hub.empty.is_set()
+    hub.loop.close()
+
+
+def test_a_user_with_one_socket_costs_the_hub_no_collection_of_its_own():
+    import asyncio
+
+    from realtime.hub import Hub
+
+    hub = Hub(asyncio.new_event_loop())
+    one, two, three = _Socket(user_id=1), _Socket(user_id=2), _Socket(user_id=2)
+    for sock in (one, two, three):
+        hub.add(sock)
+    assert hub.by_user[1] is one  # not a set of one (216 bytes per user)
+    hub.remove(three)
+    assert hub.by_user[2] is two
+    assert hub.user_connections(2) == (two,)
+    hub.loop.close()
+
+
+async def test_no_more_replays_read_the_database_at_once_than_the_setting_allows(
+    settings, monkeypatch
+):
+    import threading
+    import time
+
+    from realtime import consumers
+
+    settings.NOTES_CATCH_UP_SECONDS = 3600
+    settings.NOTES_REPLAYS_AT_ONCE = 2
+    settings.NOTES_DB_USER_SHARE = 8  # one user's six sockets: only the replay slots limit them
+    _, token = await adb(make_user_with_token, "replays")
+    first = (await adb(note_create, kind="t", title="one"))[0].id
+    reading, most = 0, 0
+    lock = threading.Lock()
+    real_page = consumers._replay_page
+
+    def slow_page(*args):
+        nonlocal reading, most
+        with lock:
+            reading += 1
+            most = max(most, reading)
+        time.sleep(0.1)
+        try:
+            return real_page(*args)
+        finally:
+            with lock:
+                reading -= 1
+
+    monkeypatch.setattr(consumers, "_replay_page", slow_page)
+    from asgi import application
+
+    try:
+        clients = [
+            WebsocketCommunicator(
+                application,
+                f"/ws/notes/?after={first - 1}",
+                headers=[(b"authorization", f"Bearer {token}".encode())],
+            )
+            for _ in range(6)
+        ]
+        for client in clients:
+            assert (await client.connect(timeout=10))[0]
+        for client in clients:
+            frames = [json.loads(await client.receive_from(10)) for _ in range(3)]
+            assert [f["type"] for f in frames] == ["hello", "note", "synced"]
+            await client.disconnect()
+        assert most == 2
+    finally:
+        await stop_runtime()

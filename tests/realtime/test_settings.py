@@ -120,3 +120,26 @@ def test_the_environment_sets_the_products_notes_settings():
 def test_a_number_that_is_not_one_is_refused_with_its_name():
     bad = settings_in_subprocess({"WS_RATE_BURST": "lots"}, "print('started')")
     assert bad.returncode != 0 and "WS_RATE_BURST must be a whole number, not 'lots'" in bad.stderr
+
+
+def test_postgresql_and_mariadb_connections_have_connect_and_statement_timeouts():
+    show = (
+        "db = settings.DATABASES['default']; o = db['OPTIONS']; "
+        "print(o.get('connect_timeout'), o.get('options') or o.get('init_command'), "
+        "db['CONN_HEALTH_CHECKS'])"
+    )
+    postgres = settings_in_subprocess(
+        {"DATABASE_URL": "postgres://u@db.example:5432/notes", "DATABASE_STATEMENT_TIMEOUT": "2.5"},
+        show,
+    )
+    assert postgres.stdout.split() == ["10", "-c", "statement_timeout=2500", "True"]
+    mariadb = settings_in_subprocess(
+        {"DATABASE_URL": "mysql://u@db.example:3306/notes", "DATABASE_CONNECT_TIMEOUT": "3"},
+        show,
+    )
+    assert mariadb.stdout.split() == ["3", "SET", "SESSION", "max_statement_time=10.0", "False"]
+    off = settings_in_subprocess(
+        {"DATABASE_URL": "postgres://u@db.example:5432/notes", "DATABASE_STATEMENT_TIMEOUT": "0"},
+        "print(settings.DATABASES['default']['OPTIONS'].get('options'))",
+    )
+    assert off.stdout.strip() == "None"

@@ -32,11 +32,16 @@ class DaphneServer:
         extra_env: dict[str, str] | None = None,
         app: str = "asgi:application",
         daphne_args: tuple[str, ...] = (),
+        root: Path = ROOT,
     ) -> None:
+        self.root = root  # the checkout it serves (bench/hostile.py also runs an older one)
         self.app = app
         self.daphne_args = daphne_args
         self.port = free_port()
+        # What PostgreSQL shows in pg_stat_activity for this process's sessions.
+        self.application_name = f"rt-daphne-{self.port}"
         self.env = {
+            "PGAPPNAME": self.application_name,
             **os.environ,
             "DATABASE_URL": database_url,
             "DJANGO_DEBUG": "1",
@@ -73,7 +78,7 @@ class DaphneServer:
                 *self.daphne_args,
                 self.app,
             ],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

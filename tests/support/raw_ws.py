@@ -15,6 +15,7 @@ import time
 
 PING = 0x9
 TEXT = 0x1
+CLOSE = 0x8
 
 
 class RawWebSocket:
@@ -79,5 +80,63 @@ class RawWebSocket:
                 return True
         return False
 
+    def read_close_code(self, within: float) -> int | None:
+        """Read the server's frames until its close frame and return its code, without
+        answering it (None if none came within ``within`` seconds)."""
+        self.sock.settimeout(within)
+        try:
+            return self.close_code_in(b"", self.sock)
+        except TimeoutError:
+            return None
+
+    @staticmethod
+    def close_code_in(data: bytes, sock: socket.socket) -> int | None:
+        """The code of the first close frame in ``data`` and what follows on ``sock``."""
+        while True:
+            while len(data) < 2 or len(data) < _frame_size(data):
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    return None
+                data += chunk
+            size = _frame_size(data)
+            frame, data = data[:size], data[size:]
+            if frame[0] & 0x0F == CLOSE:
+                payload = frame[size - (frame[1] & 0x7F) :] if frame[1] & 0x7F < 126 else b""
+                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+
     def close(self) -> None:
         self.sock.close()
+
+
+def _frame_size(data: bytes) -> int:
+    """Bytes of the unmasked server frame at the start of ``data`` (2 bytes or more);
+    only its header's while the extended length has not all arrived."""
+    length = data[1] & 0x7F
+    if length < 126:
+        return 2 + length
+    extra = 2 if length == 126 else 8
+    if len(data) < 2 + extra:
+        return 2 + extra
+    return 2 + extra + int.from_bytes(data[2 : 2 + extra], "big")
+
+
+def upgrade_request(port: int, token: str) -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        f"GET /ws/notes/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n"
+    ).encode()
+
+
+def read_close_code_after_upgrade(sock: socket.socket) -> int | None:
+    """The close code of the first close frame after a 101 answer (None: no close frame)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, frames = data.partition(b"\r\n\r\n")
+    assert b" 101 " in head.split(b"\r\n", 1)[0], head
+    return RawWebSocket.close_code_in(frames, sock)

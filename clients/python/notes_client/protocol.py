@@ -176,8 +176,12 @@ def _clipped(wire: dict[str, Any]) -> str:
     return _dumps({"type": "note", "note": wire})
 
 
-def synced(*, last_id: int) -> str:
-    return _dumps({"type": "synced", "last_id": last_id})
+def synced(*, last_id: int, capped: bool = False) -> str:
+    """``capped``: the replay skipped older notes (an anonymous replay's depth limit)."""
+    frame: dict[str, Any] = {"type": "synced", "last_id": last_id}
+    if capped:
+        frame["capped"] = True
+    return _dumps(frame)
 
 
 def unread(*, count: int) -> str:
