@@ -11,13 +11,17 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pytest
-
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def missing(reason: str) -> None:
-    """A required part is absent: fail under CI, skip (with the reason) elsewhere."""
+    """A required part is absent: fail under CI, skip (with the reason) elsewhere.
+
+    pytest is imported here, not at the top: ``bench/`` reuses this module's
+    process helpers and is installed without the test tools.
+    """
+    import pytest
+
     if CI:
         pytest.fail(f"{reason} (CI=true: required parts must be present)")
     pytest.skip(reason)
