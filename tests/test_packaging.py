@@ -85,3 +85,21 @@ def test_every_library_the_installed_code_imports_is_declared_with_bounds(wheel)
     # The libraries whose internals realtime/patches and the consumer touch have an upper bound.
     for name in ("daphne", "twisted", "autobahn", "channels", "django"):
         assert any(spec.operator == "<" for spec in declared[name].specifier), name
+
+
+def test_the_bench_needs_only_its_own_extras():
+    """``make bench`` installs ``.[bench]``, not the test tools: importing the
+    bench with pytest unavailable must work (it reuses tests/support helpers)."""
+    blocker = (
+        "import sys\n"
+        "class NoPytest:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'pytest' or name.startswith(('pytest.', '_pytest')):\n"
+        "            raise ImportError('pytest is not part of the bench extras')\n"
+        "sys.meta_path.insert(0, NoPytest())\n"
+        "import bench.run, bench.hostile\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", blocker], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
