@@ -19,6 +19,7 @@ POSITIVE_NUMBERS = {
     "NOTES_DB_USER_SHARE": (int,),
     "NOTES_DB_QUEUE_LIMIT": (int,),
     "NOTES_DB_TIMEOUT_SECONDS": (float, int),
+    "NOTES_DB_QUEUE_TIMEOUT_SECONDS": (float, int),
     "NOTES_REPLAYS_AT_ONCE": (int,),
     "NOTES_ANONYMOUS_REPLAY_NOTES": (int,),
     "NOTES_WS_RATE_BURST": (int,),

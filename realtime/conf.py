@@ -24,11 +24,16 @@ DEFAULTS: dict[str, Any] = {
     # their work waits its turn behind other users' (realtime/db.py).
     "NOTES_DB_USER_SHARE": 2,
     # Database calls that may wait for a thread in one process; past it a
-    # connect is closed with 1013 and a mark_read answered rate_limited.
-    "NOTES_DB_QUEUE_LIMIT": 1000,
+    # connect is closed with 1013 and a mark_read answered rate_limited. Each
+    # socket has at most one call of its connect waiting, so this is about the
+    # largest connect storm one process lets queue instead of turning away.
+    "NOTES_DB_QUEUE_LIMIT": 10000,
     # How long a socket's database call (hello, a replay page, mark_read) may
-    # take before the socket is closed with 1012 and resumes.
+    # run before the socket is closed with 1012 and resumes.
     "NOTES_DB_TIMEOUT_SECONDS": 5.0,
+    # How long such a call may wait for a thread (a connect storm queues) before
+    # it is dropped unrun and the socket is closed with 1012.
+    "NOTES_DB_QUEUE_TIMEOUT_SECONDS": 30.0,
     # Replay pages read at once in one process (of NOTES_DB_THREADS); more
     # replays wait their turn, and the other threads stay free for the rest.
     "NOTES_REPLAYS_AT_ONCE": 4,

@@ -22,10 +22,15 @@ The pool is shared by every socket of the process, so it takes turns:
   per thread of its owner's share: connects of one user's 40 tabs after a
   restart wait their turn, the same tabs marking read as fast as they may
   do not pile up;
-- a call that has not finished within ``NOTES_DB_TIMEOUT_SECONDS`` raises
-  ``TimeoutError`` to its caller (a hanging database looks like a refused
-  one); its thread finishes when the database answers or the statement
-  timeout of the settings ends the query.
+- a call that has run for ``NOTES_DB_TIMEOUT_SECONDS`` without an answer
+  raises ``TimeoutError`` to its caller (a hanging database looks like a
+  refused one); its thread finishes when the database answers or the
+  statement timeout of the settings ends the query. Waiting for a thread is
+  not the database hanging: a connect storm of a few thousand sockets queues
+  for longer than a hanging query should take, and closing those sockets
+  only sends them back into the storm. So the wait for a thread has its own,
+  longer bound, ``NOTES_DB_QUEUE_TIMEOUT_SECONDS``; a call that was not
+  started by then is dropped unrun.
 
 The hub's own reads run on a thread of their own (:func:`run_in_hub_thread`),
 so sockets' work can never starve the catch-up that keeps every socket
@@ -45,6 +50,7 @@ import concurrent.futures
 import contextvars
 import functools
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
@@ -66,12 +72,13 @@ class DatabaseBusy(Exception):
 
 
 class _Job:
-    __slots__ = ("future", "owner", "share", "work")
+    __slots__ = ("future", "owner", "share", "started", "work")
 
     def __init__(self, owner: Hashable, work: Callable[[], Any], share: int) -> None:
         self.owner = owner
         self.work = work
         self.share = share
+        self.started: float | None = None  # monotonic time a thread took it
         self.future: concurrent.futures.Future = concurrent.futures.Future()
 
 
@@ -101,7 +108,7 @@ class FairPool:
         share: int,
         limit: int,
         owner_limit: int | None = None,
-    ) -> concurrent.futures.Future:
+    ) -> _Job:
         """Queue ``work`` for ``owner``; raises ``DatabaseBusy`` when ``limit`` calls (or
         ``owner_limit`` of this owner's) are waiting already."""
         job = _Job(owner, work, share)
@@ -118,7 +125,7 @@ class FairPool:
             if not self._started:
                 self._start()
             self._lock.notify()
-        return job.future
+        return job
 
     def _start(self) -> None:
         self._started = True
@@ -145,6 +152,7 @@ class FairPool:
                     self._lock.wait()
                     job = self._next()
             try:
+                job.started = time.monotonic()
                 if job.future.set_running_or_notify_cancel():
                     try:
                         job.future.set_result(job.work())
@@ -180,14 +188,16 @@ def run_in_db_thread(
     async def call(*args: P.args, **kwargs: P.kwargs) -> R:
         context = contextvars.copy_context()
         work = functools.partial(context.run, _with_fresh_connection, fn, args, kwargs)
-        future = _pool.submit(
+        job = _pool.submit(
             object() if owner is None else owner,
             work,
             share=conf.DB_USER_SHARE,
             limit=conf.DB_QUEUE_LIMIT,
             owner_limit=conf.DB_USER_SHARE * USER_QUEUE_PER_THREAD if repeatable else None,
         )
-        return await _result(future, within=conf.DB_TIMEOUT_SECONDS)
+        return await _job_result(
+            job, queue_within=conf.DB_QUEUE_TIMEOUT_SECONDS, run_within=conf.DB_TIMEOUT_SECONDS
+        )
 
     return call
 
@@ -202,6 +212,32 @@ async def run_in_hub_thread(fn: Callable[..., R], *args: Any, within: float, **k
     context = contextvars.copy_context()
     work = functools.partial(context.run, _with_fresh_connection, fn, args, kwargs)
     return await _result(_hub_executor.submit(work), within=within)
+
+
+async def _job_result(job: _Job, *, queue_within: float, run_within: float) -> Any:
+    """The job's result once it has run; ``TimeoutError`` when it waited ``queue_within``
+    seconds for a thread (it is then dropped unrun) or ran ``run_within`` seconds.
+
+    The caller is woken by the result alone (no wake-up when a thread takes
+    the job): it wakes every ``run_within`` seconds to look at ``job.started``.
+    """
+    result = asyncio.wrap_future(job.future)
+    queue_deadline = time.monotonic() + queue_within
+    while True:
+        now, started = time.monotonic(), job.started
+        if started is None:
+            if now >= queue_deadline and job.future.cancel():
+                raise TimeoutError("no database thread was free in time")
+            wait = min(run_within, queue_deadline - now)
+        else:
+            wait = started + run_within - now
+            if wait <= 0:
+                result.cancel()  # the thread runs on; its result is dropped
+                raise TimeoutError("the database did not answer in time")
+        try:
+            return await asyncio.wait_for(asyncio.shield(result), max(wait, 0.01))
+        except TimeoutError:
+            continue
 
 
 async def _result(future: concurrent.futures.Future, *, within: float) -> Any:

@@ -7,6 +7,11 @@ Rules (contract, "WebSocket /ws/notes/"):
 - No ``Origin`` at all is only accepted with a valid token: browsers always send
   one, so a cookie-carrying handshake without it is not from our pages.
 Refusal happens before accept, which daphne answers with HTTP 403.
+
+A token that cannot be checked because the database failed, hung or is too
+busy is not a bad token: that handshake is accepted and closed at once with
+1012 (1013 when busy), so the client resumes later instead of giving up on
+a 403 or seeing daphne's 500.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import logging
 
 from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from django.db import DatabaseError
 
 from note.inbox import bearer_token, token_user
+from notes_client.protocol import CloseCode
 from realtime import metrics
-from realtime.db import run_in_db_thread
+from realtime.db import DatabaseBusy, run_in_db_thread
 from realtime.logs import log_event
 
 log = logging.getLogger(__name__)
@@ -48,7 +55,14 @@ class WebSocketGate:
                 )
                 return await WebsocketDenier()(scope, receive, send)
             return await self.with_session(scope, receive, send)
-        user = await run_in_db_thread(token_user)(token) if token else None
+        try:
+            user = await run_in_db_thread(token_user)(token) if token else None
+        except (DatabaseBusy, DatabaseError, TimeoutError) as exc:
+            busy = isinstance(exc, DatabaseBusy)
+            metrics.clients_cut_off.labels("database_busy" if busy else "database_error").inc()
+            log_event(log, "ws_auth_unchecked", logging.WARNING, error=repr(exc))
+            code = CloseCode.TRY_AGAIN_LATER if busy else CloseCode.SERVICE_RESTART
+            return await _accept_and_close(receive, send, code, "could not check the token; resume")
         if user is None:
             metrics.clients_cut_off.labels("bad_token").inc()
             log_event(log, "ws_auth_failed", reason="bad_token", path=scope.get("path"))
@@ -68,3 +82,12 @@ def _read_headers(scope) -> tuple[str | None, bool]:
         elif name == b"origin":
             has_origin = True
     return token, has_origin
+
+
+async def _accept_and_close(receive, send, code: int, reason: str) -> None:
+    """Answer the handshake with a WebSocket close frame that the client can act on."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return  # the client left before the handshake was answered
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": int(code), "reason": reason})

@@ -273,9 +273,20 @@ class Hub:
         log_event(log, "ws_send_failed", logging.WARNING, conn=conn.conn_id, error=repr(error))
         conn.hub_dropped(error)
 
-    async def close_all(self, code: int, reason: str) -> None:
-        for conn in tuple(self.connections):
+    async def close_all(self, code: int, reason: str, *, forget: bool = False) -> None:
+        """Close every registered socket; with ``forget``, also stop counting them.
+
+        Shutdown keeps them registered until daphne reports each one gone (it
+        waits for ``empty``). After a failed catch-up they are forgotten at once:
+        a socket still inside its connect hears its close only once its own
+        database call, queued behind the hanging ones, gives up.
+        """
+        closing = tuple(self.connections)
+        for conn in closing:
             await self._guarded(conn, conn.hub_close(code, reason))
+        if forget:
+            for conn in closing:
+                self.remove(conn)
 
     # Background tasks.
 
@@ -322,7 +333,9 @@ class Hub:
                     log, "catch_up_failed", logging.WARNING, error=repr(exc), failures=failures
                 )
                 if failures >= CATCH_UP_FAILURES_BEFORE_RESTART:
-                    await self.close_all(CloseCode.SERVICE_RESTART, "catching up failed; resume")
+                    await self.close_all(
+                        CloseCode.SERVICE_RESTART, "catching up failed; resume", forget=True
+                    )
                     failures = 0
 
 

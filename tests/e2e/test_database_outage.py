@@ -16,10 +16,11 @@ import pytest
 import websockets
 from django.db import connection
 
+from note.models import ApiToken
 from note.services import note_create
 from tests.support import ws
 from tests.support.data import adb, make_user_with_token
-from tests.support.database import notes_table_locked, terminate_connections_of
+from tests.support.database import notes_table_locked, table_locked, terminate_connections_of
 from tests.support.http import call
 from tests.support.metrics import scrape, value
 
@@ -79,6 +80,41 @@ async def test_connects_while_the_database_hangs_get_1012_and_leave_no_connectio
         assert codes == [1012] * 10, codes
         assert await open_connections(server) == 0
     assert "ws_connect_failed" in server.logs()
+
+
+async def test_a_token_that_cannot_be_checked_while_the_database_hangs_gets_1012_not_a_500(
+    start_server,
+):
+    # A token the database cannot look up is not a bad token (a 403 would
+    # tell the client to give up) and not a server crash (daphne's 500).
+    server = start_server(WS_DB_TIMEOUT_SECONDS="2")
+    _, token = await adb(make_user_with_token, "unchecked")
+    with table_locked(ApiToken):
+        sock = await ws.connect(server.ws_url, token=token)
+        assert await close_code(sock, within=15) == 1012
+    assert "ws_auth_unchecked" in server.logs()
+    async with await ws.connect(server.ws_url, token=token) as again:
+        hello, _, _ = await ws.handshake(again)
+    assert hello["type"] == "hello"
+
+
+async def test_a_connect_queued_behind_a_slow_call_is_not_timed_out_by_the_run_limit(
+    start_server,
+):
+    # One thread, a 2 s limit on a running call. The first socket's hello
+    # hangs on the lock and is cut at 2 s; the second only waits for the
+    # thread (3.5 s in all): waiting in line is not the database hanging, and
+    # closing queued sockets in a connect storm sent them back into the storm.
+    server = start_server(WS_DB_THREADS="1", WS_DB_TIMEOUT_SECONDS="2")
+    with notes_table_locked():
+        first = await ws.connect(server.ws_url, origin=server.http_url)
+        await asyncio.sleep(0.2)
+        second = await ws.connect(server.ws_url, origin=server.http_url)
+        assert await close_code(first, within=10) == 1012
+        await asyncio.sleep(1.3)
+    hello, _, _ = await ws.handshake(second)
+    assert hello["type"] == "hello"
+    await second.close()
 
 
 async def test_a_client_that_leaves_while_its_connect_waits_is_not_counted_forever(start_server):

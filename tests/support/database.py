@@ -1,4 +1,4 @@
-"""A database that hangs, for end-to-end tests: the notes table locked by another session.
+"""A database that hangs, for end-to-end tests: a table locked by another session.
 
 Each vendor's own strongest lock, taken on a connection of the test's own
 and held until the block ends. Every server query that touches the notes
@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
-from django.db import connection
+from django.db import connection, models
 
 from note.models import Note
 
 
+def notes_table_locked() -> AbstractContextManager[None]:
+    return table_locked(Note)
+
+
 @contextmanager
-def notes_table_locked() -> Iterator[None]:
+def table_locked(model: type[models.Model]) -> Iterator[None]:
+    """Every query of the server that touches ``model``'s table waits until the block ends."""
     settings = connection.settings_dict
-    table = Note._meta.db_table
+    table = model._meta.db_table
     if connection.vendor == "sqlite":
         locker = sqlite3.connect(settings["NAME"], isolation_level=None, timeout=20)
         locker.execute("BEGIN EXCLUSIVE")
