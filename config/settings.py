@@ -280,6 +280,38 @@ NOTES_DB_TIMEOUT_SECONDS = _env_number("WS_DB_TIMEOUT_SECONDS", float, 5.0)
 NOTES_REPLAYS_AT_ONCE = _env_number("WS_REPLAYS_AT_ONCE", int, 4)
 NOTES_ANONYMOUS_REPLAY_NOTES = _env_number("WS_ANONYMOUS_REPLAY_NOTES", int, 100)
 NOTES_CATCH_UP_SECONDS = _env_number("NOTES_CATCH_UP_SECONDS", float, 1.0)
+
+
+# Limits per user and per address (note.limits): a rate "count/window" such as
+# "30/1m", or "off". Counted in Redis (shared by every process) when there is one.
+def _env_rate(name: str, default: str | None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return None if value.strip().lower() in {"off", "none", "0"} else value.strip()
+
+
+NOTES_LIMIT_LOGIN_PER_ADDRESS = _env_rate("LIMIT_LOGIN_PER_ADDRESS", "30/5m")
+NOTES_LIMIT_LOGIN_PER_USERNAME = _env_rate("LIMIT_LOGIN_PER_USERNAME", "10/5m")
+NOTES_LIMIT_PUBLISH_PER_USER = _env_rate("LIMIT_PUBLISH_PER_USER", "30/1m")
+NOTES_LIMIT_MARK_READ_PER_USER = _env_rate("LIMIT_MARK_READ_PER_USER", "120/1m")
+NOTES_LIMIT_HANDSHAKES_PER_ADDRESS = _env_rate("LIMIT_HANDSHAKES_PER_ADDRESS", "50/1s")
+NOTES_LIMIT_HANDSHAKES_PER_USER = _env_rate("LIMIT_HANDSHAKES_PER_USER", "10/1s")
+_sockets_per_user = _env_rate("LIMIT_SOCKETS_PER_USER", "30")
+NOTES_LIMIT_SOCKETS_PER_USER = (
+    None if _sockets_per_user is None else _env_number("LIMIT_SOCKETS_PER_USER", int, 30)
+)
+# The channel layer's Redis (or its sentinels) keeps the counts too.
+NOTES_LIMITS_REDIS = (
+    {"sentinels": REDIS_SENTINELS, "master_name": REDIS_SENTINEL_MASTER}
+    if REDIS_SENTINELS
+    else REDIS_URL
+)
+NOTES_LIMITS_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "realtime") + ":limits"
+# Proxies whose X-Forwarded-For is believed (note.addresses); daphne runs
+# without --proxy-headers, so nobody else can choose the address they appear from.
+NOTES_TRUSTED_PROXIES = _env_list("TRUSTED_PROXIES", [])
+
 # /metrics: not public; in development the machine itself may read it.
 NOTES_METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 NOTES_METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"] if DEBUG else [])

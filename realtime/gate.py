@@ -19,6 +19,7 @@ from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDe
 from note.inbox import bearer_token, token_user
 from realtime import metrics
 from realtime.db import run_in_db_thread
+from realtime.handshake_limits import HandshakeLimits
 from realtime.logs import log_event
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class WebSocketGate:
     """
 
     def __init__(self, inner) -> None:
+        inner = HandshakeLimits(inner)  # once the user is known (issue 18)
         self.inner = inner
         self.with_token = AllowedHostsOriginValidator(inner)
         self.with_session = AllowedHostsOriginValidator(AuthMiddlewareStack(inner))

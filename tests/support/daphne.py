@@ -14,6 +14,15 @@ from pathlib import Path
 from tests.support.services import free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
+LIMITS = (
+    "LIMIT_LOGIN_PER_ADDRESS",
+    "LIMIT_LOGIN_PER_USERNAME",
+    "LIMIT_PUBLISH_PER_USER",
+    "LIMIT_MARK_READ_PER_USER",
+    "LIMIT_HANDSHAKES_PER_ADDRESS",
+    "LIMIT_HANDSHAKES_PER_USER",
+    "LIMIT_SOCKETS_PER_USER",
+)
 
 
 class DaphneServer:
@@ -48,6 +57,10 @@ class DaphneServer:
             "CHANNEL_LAYER_PREFIX": layer_prefix,
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            # Many sockets and posts of one user from one address, faster than
+            # anyone would: the limits are off unless a test sets them
+            # (tests/e2e/test_limits.py).
+            **dict.fromkeys(LIMITS, "off"),
             **(extra_env or {}),
         }
         self.env.pop("REDIS_URL", None)
