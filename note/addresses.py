@@ -48,6 +48,13 @@ def client_address(peer: str | None, forwarded_for: str | None) -> str | None:
     return hops[0] if hops else peer
 
 
+def scope_is_from_trusted_proxy(scope: dict) -> bool:
+    """True when the handshake's peer is one of ``NOTES_TRUSTED_PROXIES``."""
+    client = scope.get("client")
+    networks = trusted_networks(tuple(conf.TRUSTED_PROXIES or ()))
+    return bool(client and networks and _trusted(client[0], networks))
+
+
 def request_address(request: HttpRequest) -> str | None:
     return client_address(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
 

@@ -6,7 +6,7 @@ a socket makes, the wire shape of a note, token checks, and the signals
 ``tests/test_layers.py`` can hold the line.
 """
 
-from note.addresses import request_address, scope_address
+from note.addresses import request_address, scope_address, scope_is_from_trusted_proxy
 from note.limits import Limited, acheck, socket_acquire
 from note.selectors import (
     note_last_id,
@@ -37,6 +37,7 @@ __all__ = [
     "notes_committed",
     "request_address",
     "scope_address",
+    "scope_is_from_trusted_proxy",
     "socket_acquire",
     "token_user",
     "unread_changed",

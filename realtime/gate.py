@@ -3,7 +3,7 @@
 Rules (contract, "WebSocket /ws/notes/"):
 - ``Authorization: Bearer <token>``: a valid token is the user; a bad one is refused.
 - Otherwise the Django session cookie decides (anonymous when there is none).
-- An ``Origin`` header must name an allowed host (Channels' ``AllowedHostsOriginValidator``).
+- An ``Origin`` header must be an allowed origin, scheme and port included (``realtime.origins``).
 - No ``Origin`` at all is only accepted with a valid token: browsers always send
   one, so a cookie-carrying handshake without it is not from our pages.
 Refusal happens before accept, which daphne answers with HTTP 403.
@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 
 from channels.auth import AuthMiddlewareStack
-from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from channels.security.websocket import WebsocketDenier
 
 from note.inbox import bearer_token, token_user
 from realtime import metrics
 from realtime.db import run_in_db_thread
 from realtime.handshake_limits import HandshakeLimits
 from realtime.logs import log_event
+from realtime.origins import OriginCheck
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ class WebSocketGate:
     def __init__(self, inner) -> None:
         inner = HandshakeLimits(inner)  # once the user is known (issue 18)
         self.inner = inner
-        self.with_token = AllowedHostsOriginValidator(inner)
-        self.with_session = AllowedHostsOriginValidator(AuthMiddlewareStack(inner))
+        self.with_token = OriginCheck(inner)
+        self.with_session = OriginCheck(AuthMiddlewareStack(inner))
 
     async def __call__(self, scope, receive, send):
         # This frame lives as long as the socket: keep only what it needs.
