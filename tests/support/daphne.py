@@ -38,7 +38,7 @@ class DaphneServer:
         database_url: str,
         redis_url: str | None = None,
         layer_prefix: str = "rt-test",
-        extra_env: dict[str, str] | None = None,
+        extra_env: dict[str, str | None] | None = None,
         app: str = "asgi:application",
         daphne_args: tuple[str, ...] = (),
         root: Path = ROOT,
@@ -64,6 +64,8 @@ class DaphneServer:
             **(extra_env or {}),
         }
         self.env.pop("REDIS_URL", None)
+        for name in [k for k, v in self.env.items() if v is None]:
+            del self.env[name]  # extra_env={"DJANGO_DEBUG": None}: as a bare deployment
         if redis_url:
             self.env["REDIS_URL"] = redis_url
         self.log_path = Path(tempfile.mkstemp(prefix="rt-daphne-", suffix=".log")[1])
