@@ -19,7 +19,7 @@ from channels.security.websocket import WebsocketDenier
 from note.inbox import bearer_token, token_user
 from realtime import metrics
 from realtime.db import run_in_db_thread
-from realtime.handshake_limits import HandshakeLimits
+from realtime.handshake_limits import UserLimits
 from realtime.logs import log_event
 from realtime.origins import OriginCheck
 
@@ -35,7 +35,7 @@ class WebSocketGate:
     """
 
     def __init__(self, inner) -> None:
-        inner = HandshakeLimits(inner)  # once the user is known (issue 18)
+        inner = UserLimits(inner)  # once the user is known (issue 18)
         self.inner = inner
         self.with_token = OriginCheck(inner)
         self.with_session = OriginCheck(AuthMiddlewareStack(inner))

@@ -1,10 +1,12 @@
 """Handshake limits: per address and per user a second, and open sockets per user.
 
-Sits in front of the consumer, behind authentication (``realtime.gate``), so
-the user is known. A refused handshake is accepted and closed at once with
-``CloseCode.RATE_LIMITED`` (4429) and a reason ending in ``retry after N s``:
-an HTTP 403 would tell a client its credentials are bad, which they are not.
-The counts and their settings are ``note.limits``' (``NOTES_LIMIT_*``).
+``AddressLimits`` sits in front of the gate (``realtime.asgi``), so a storm of
+bad tokens is held back before each costs a token query; ``UserLimits`` sits
+behind authentication (``realtime.gate``), where the user is known. A refused
+handshake is accepted and closed at once with ``CloseCode.RATE_LIMITED``
+(4429) and a reason ending in ``retry after N s``: an HTTP 403 would tell a
+client its credentials are bad, which they are not. The counts and their
+settings are ``note.limits``' (``NOTES_LIMIT_*``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,25 @@ log = logging.getLogger(__name__)
 _releasing: set[asyncio.Task] = set()
 
 
-class HandshakeLimits:
-    """ASGI middleware: counts the handshake, holds a socket slot while the consumer runs."""
+class AddressLimits:
+    """ASGI middleware: counts the handshake against its client address."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await acheck("HANDSHAKES_PER_ADDRESS", scope_address(scope))
+        except Limited as exc:
+            return await _refuse(exc, scope, receive, send)
+        return await self.inner(scope, receive, send)
+
+
+class UserLimits:
+    """ASGI middleware: counts the user's handshake, holds a socket slot while the consumer runs.
+
+    Anonymous handshakes have no user: the address limit alone holds them.
+    """
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -33,7 +52,6 @@ class HandshakeLimits:
         user = scope.get("user")
         user_id = user.pk if user is not None and user.is_authenticated else None
         try:
-            await acheck("HANDSHAKES_PER_ADDRESS", scope_address(scope))
             await acheck("HANDSHAKES_PER_USER", user_id)
             release = await socket_acquire(user_id)
         except Limited as exc:

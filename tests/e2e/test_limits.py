@@ -12,6 +12,7 @@ import urllib.request
 import uuid
 
 import pytest
+import websockets
 from websockets.exceptions import ConnectionClosed
 
 from notes_client.protocol import CloseCode, retry_after
@@ -155,3 +156,14 @@ async def test_metrics_ignores_a_forwarded_address_from_a_client_that_is_not_a_p
     assert status == 200
     status, _ = call(f"{behind_proxy.http_url}/metrics")
     assert status == 403
+
+
+async def test_bad_tokens_count_against_the_address_too(start_server):
+    """A storm of made-up tokens is held back before each costs a token query."""
+    server = start_server(LIMIT_HANDSHAKES_PER_ADDRESS="2/1m")
+    for _ in range(2):
+        with pytest.raises(websockets.InvalidStatus):
+            await connect(server.ws_url, token="rtn_made-up")
+    _, token = await adb(make_user_with_token, "afterstorm")
+    code, reason = await refusal(server.ws_url, token=token)
+    assert code == CloseCode.RATE_LIMITED and "handshakes_per_address" in reason
