@@ -7,6 +7,9 @@ PORT   ?= 8000
 CONSTRAINTS := requirements/constraints.txt
 PIP    := $(BIN)/pip install -q -c $(CONSTRAINTS)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The settings are production's unless the environment says development: these
+# targets say it (DJANGO_DEBUG=0 in the environment still wins).
+run demo migrate messages test: export DJANGO_DEBUG ?= 1
 
 .PHONY: run demo test install dev migrate messages lint format bench bench-quick constraints clean
 

@@ -18,6 +18,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+LIMITS = (
+    "LIMIT_HANDSHAKES_PER_ADDRESS",
+    "LIMIT_HANDSHAKES_PER_USER",
+    "LIMIT_SOCKETS_PER_USER",
+    "LIMIT_PUBLISH_PER_USER",
+    "LIMIT_MARK_READ_PER_USER",
+)
+
+
 def prepare(name: str, *, redis_url: str, database_url: str | None = None) -> tuple[str, str]:
     """Return ``(database_url, layer_prefix)`` after migrating and ``django.setup()``."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -29,7 +38,9 @@ def prepare(name: str, *, redis_url: str, database_url: str | None = None) -> tu
         REDIS_URL=redis_url,
         CHANNEL_LAYER_PREFIX=prefix,
         DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_DEBUG="1",  # a bench on one machine, not a site
         LOG_LEVEL="ERROR",
+        **dict.fromkeys(LIMITS, "off"),  # thousands of sockets of a few users, from one address
     )
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True

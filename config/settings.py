@@ -1,10 +1,11 @@
 """Django settings: the only module that reads the environment.
 
-Every knob an operator can turn is one of the variables in the table of
-``../shared/CONTRACT.md`` (``DATABASE_URL``, ``REDIS_URL``, ``DJANGO_SECRET_KEY``,
-``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS``) plus a few documented in ``docs/deploy.md``.
-Defaults are safe for a laptop: SQLite in the project folder and the in-memory
-channel layer, so ``make run`` needs nothing but Python.
+Every knob an operator can turn is an environment variable listed in the
+README's configuration table (``tests/test_configuration_documented.py`` holds
+the two equal); ``docs/deploy.md`` gives production's values.
+Defaults are production's where safety is at stake (``DJANGO_DEBUG`` is off
+unless set; ``make run`` and the tests set it) and a laptop's elsewhere:
+SQLite in the project folder and the in-memory channel layer.
 """
 
 from __future__ import annotations
@@ -45,13 +46,18 @@ def _env_number(name: str, cast: type, default: float) -> float:
 
 DEV_SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
 
-DEBUG = _env_bool("DJANGO_DEBUG", True)
+# Production unless the environment says development: a deployment that sets
+# only DATABASE_URL and REDIS_URL must never show Django's debug page (it
+# printed REDIS_URL, password and all, on a database blip: issue 18).
+# `make run`, `make demo` and the test suite set DJANGO_DEBUG=1.
+DEBUG = _env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
 if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
     raise ImproperlyConfigured(
         "DJANGO_DEBUG is off but DJANGO_SECRET_KEY is not set: refusing to start with the "
         "development secret key. Set DJANGO_SECRET_KEY to a long random value, e.g. "
-        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'. "
+        "For development on your own machine, set DJANGO_DEBUG=1 instead (make run does)."
     )
 
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -265,6 +271,13 @@ X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SESSION_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS, for `manage.py check --deploy` and browsers: docs/deploy.md turns these
+# on. Off by default, because HSTS cannot be taken back once browsers saw it.
+SECURE_SSL_REDIRECT = _env_bool("DJANGO_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes inside the network
+SECURE_HSTS_SECONDS = _env_number("DJANGO_HSTS_SECONDS", int, 0)
+# Preloading (hstspreload.org) requires includeSubDomains too.
+SECURE_HSTS_PRELOAD = SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_HSTS_PRELOAD", False)
 
 # The product's own settings (NOTES_*): each app documents its defaults in
 # note/conf.py and realtime/conf.py; here the environment may change them.
@@ -281,6 +294,43 @@ NOTES_DB_QUEUE_TIMEOUT_SECONDS = _env_number("WS_DB_QUEUE_TIMEOUT_SECONDS", floa
 NOTES_REPLAYS_AT_ONCE = _env_number("WS_REPLAYS_AT_ONCE", int, 4)
 NOTES_ANONYMOUS_REPLAY_NOTES = _env_number("WS_ANONYMOUS_REPLAY_NOTES", int, 100)
 NOTES_CATCH_UP_SECONDS = _env_number("NOTES_CATCH_UP_SECONDS", float, 1.0)
+
+
+# Limits per user and per address (note.limits): a rate "count/window" such as
+# "30/1m", or "off". Counted in Redis (shared by every process) when there is one.
+def _env_rate(name: str, default: str | None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return None if value.strip().lower() in {"off", "none", "0"} else value.strip()
+
+
+NOTES_LIMIT_LOGIN_PER_ADDRESS = _env_rate("LIMIT_LOGIN_PER_ADDRESS", "30/5m")
+NOTES_LIMIT_LOGIN_PER_USERNAME = _env_rate("LIMIT_LOGIN_PER_USERNAME", "10/5m")
+NOTES_LIMIT_PUBLISH_PER_USER = _env_rate("LIMIT_PUBLISH_PER_USER", "30/1m")
+NOTES_LIMIT_MARK_READ_PER_USER = _env_rate("LIMIT_MARK_READ_PER_USER", "120/1m")
+NOTES_LIMIT_HANDSHAKES_PER_ADDRESS = _env_rate("LIMIT_HANDSHAKES_PER_ADDRESS", "50/1s")
+NOTES_LIMIT_HANDSHAKES_PER_USER = _env_rate("LIMIT_HANDSHAKES_PER_USER", "10/1s")
+_sockets_per_user = _env_rate("LIMIT_SOCKETS_PER_USER", "30")
+NOTES_LIMIT_SOCKETS_PER_USER = (
+    None if _sockets_per_user is None else _env_number("LIMIT_SOCKETS_PER_USER", int, 30)
+)
+# The channel layer's Redis (or its sentinels) keeps the counts too.
+NOTES_LIMITS_REDIS = (
+    {"sentinels": REDIS_SENTINELS, "master_name": REDIS_SENTINEL_MASTER}
+    if REDIS_SENTINELS
+    else REDIS_URL
+)
+NOTES_LIMITS_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "realtime") + ":limits"
+# Proxies whose X-Forwarded-For is believed (note.addresses); daphne runs
+# without --proxy-headers, so nobody else can choose the address they appear from.
+NOTES_TRUSTED_PROXIES = _env_list("TRUSTED_PROXIES", [])
+if NOTES_TRUSTED_PROXIES:
+    # Behind a proxy that terminates TLS, its X-Forwarded-Proto says https. Only
+    # safe because the proxy sets it on every request and daphne listens on an
+    # address that only the proxy reaches (docs/deploy.md).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 # /metrics: not public; in development the machine itself may read it.
 NOTES_METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 NOTES_METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"] if DEBUG else [])

@@ -3,30 +3,42 @@
 Scripts and styles come from this site only, so even a note that slipped past
 escaping could not run code: the pages have no inline script or style to
 allow. The page's translated words travel in a ``<script type="application/json">``
-block, which is data, not code, and CSP does not block it. ``ws:``/``wss:``
-are listed because ``'self'`` did not cover WebSocket URLs in every browser
-before CSP level 3.
+block, which is data, not code, and CSP does not block it. ``connect-src``
+names the site's own socket origin (``wss://`` + the page's host) besides
+``'self'``, which did not cover WebSocket URLs in every browser before CSP
+level 3; ``ws: wss:`` allowed sockets to any host (issue 18).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self' ws: wss:",
-        "frame-ancestors 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "object-src 'none'",
-    ]
+DIRECTIVES = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src {connect}",
+    "frame-ancestors 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "object-src 'none'",
 )
+
+
+def content_security_policy(request: HttpRequest) -> str:
+    """The policy for a page of ``request``: its own socket origin is the only one allowed."""
+    connect = "'self'"
+    try:
+        scheme = "wss" if request.is_secure() else "ws"
+        connect = f"'self' {scheme}://{request.get_host()}"
+    except DisallowedHost:
+        pass  # answered 400 anyway: no socket to allow
+    return "; ".join(DIRECTIVES).format(connect=connect)
+
 
 # With DEBUG on, Django answers these with its technical pages, which carry
 # inline styles and scripts; they are never shown with DEBUG off.
@@ -52,5 +64,6 @@ class ContentSecurityPolicyMiddleware(MiddlewareMixin):
             return response
         if settings.DEBUG and response.status_code in DEBUG_PAGE_STATUSES:
             return response
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if "Content-Security-Policy" not in response.headers:
+            response.headers["Content-Security-Policy"] = content_security_policy(request)
         return response

@@ -19,7 +19,7 @@ def news_json(news) -> dict:
     }
 
 
-@api_view(methods=("POST",))
+@api_view(methods=("POST",), limit="PUBLISH_PER_USER")
 def news_create(request):
     data = json_body(request)
     for field in ("title", "content"):

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from news.forms import NewsForm
 from news.models import News
 from news.services import news_publish
+from note import limits
 
 LATEST_NEWS = 20
 
@@ -30,6 +31,10 @@ def index(request):
 @require_POST
 def news_create(request):
     """The page's post form; on errors the page is shown again with them."""
+    try:
+        limits.check("PUBLISH_PER_USER", request.user.pk)  # the API's count too
+    except limits.Limited as exc:
+        return limits.too_many_requests(exc)
     form = NewsForm(request.POST)
     if not form.is_valid():
         return render(request, "news/index.html", index_context(request, form=form), status=400)

@@ -28,7 +28,7 @@ def note_list(request):
     )
 
 
-@api_view(methods=("POST",))
+@api_view(methods=("POST",), limit="MARK_READ_PER_USER")
 def note_read(request):
     data = json_body(request)
     if data.get("all") is True:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from note import conf
+from note.addresses import trusted_networks
+from note.limits import RATE_LIMITS, parse_rate
 from notes_client.protocol import MAX_FRAME_BYTES
 
 # What a note frame adds around the note, and what a translated title may add.
@@ -26,3 +29,48 @@ def check_note_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]
             )
         ]
     return []
+
+
+@checks.register()
+def check_limit_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    errors = []
+    for name in RATE_LIMITS:
+        try:
+            parse_rate(getattr(conf, f"LIMIT_{name}"))
+        except ImproperlyConfigured as exc:
+            errors.append(checks.Error(f"NOTES_LIMIT_{name}: {exc}", id="note.E002"))
+    sockets = conf.LIMIT_SOCKETS_PER_USER
+    if sockets is not None and (type(sockets) is not int or sockets < 1):
+        errors.append(
+            checks.Error(
+                f"NOTES_LIMIT_SOCKETS_PER_USER must be a whole number from 1, or None, "
+                f"not {sockets!r}",
+                id="note.E003",
+            )
+        )
+    limits_redis = conf.LIMITS_REDIS
+    if limits_redis is not None and not (
+        (isinstance(limits_redis, str) and limits_redis.startswith(("redis://", "rediss://")))
+        or (isinstance(limits_redis, dict) and {"sentinels", "master_name"} <= set(limits_redis))
+    ):
+        errors.append(
+            checks.Error(
+                f"NOTES_LIMITS_REDIS must be None, a redis:// URL or "
+                f'{{"sentinels": [...], "master_name": ...}}, not {limits_redis!r}',
+                id="note.E004",
+            )
+        )
+    proxies = conf.TRUSTED_PROXIES
+    try:
+        if isinstance(proxies, str):
+            raise ValueError("a list of addresses, not one string")
+        trusted_networks(tuple(proxies or ()))
+    except (TypeError, ValueError) as exc:
+        errors.append(
+            checks.Error(
+                f"NOTES_TRUSTED_PROXIES must list IP addresses or networks: {exc}",
+                hint='e.g. ["127.0.0.1", "10.0.0.0/8"]',
+                id="note.E005",
+            )
+        )
+    return errors

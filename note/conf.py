@@ -14,6 +14,24 @@ DEFAULTS: dict[str, Any] = {
     # The largest note that may be created, in UTF-8 bytes of its JSON, so that
     # its frame stays under the 64 KiB every client may rely on.
     "NOTES_MAX_NOTE_BYTES": 60 * 1024,
+    # Limits (note.limits): a rate "count/window" (window in s, m or h), or None
+    # for no limit. Login attempts count every POST to the login view, before
+    # any password is hashed.
+    "NOTES_LIMIT_LOGIN_PER_ADDRESS": "30/5m",
+    "NOTES_LIMIT_LOGIN_PER_USERNAME": "10/5m",
+    "NOTES_LIMIT_PUBLISH_PER_USER": "30/1m",
+    "NOTES_LIMIT_MARK_READ_PER_USER": "120/1m",
+    "NOTES_LIMIT_HANDSHAKES_PER_ADDRESS": "50/1s",
+    "NOTES_LIMIT_HANDSHAKES_PER_USER": "10/1s",
+    # Open WebSockets one user may hold across all processes, or None.
+    "NOTES_LIMIT_SOCKETS_PER_USER": 30,
+    # Where the limits count: None counts in each process alone; a Redis URL
+    # (or {"sentinels": [(host, port)], "master_name": ...}) shares the counts.
+    "NOTES_LIMITS_REDIS": None,
+    "NOTES_LIMITS_PREFIX": "notes-limits",
+    # Peers whose X-Forwarded-For is believed (addresses or networks such as
+    # "10.0.0.0/8"); the client's address is then taken from it.
+    "NOTES_TRUSTED_PROXIES": (),
 }
 
 

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
+from note.limits import Limited, check, too_many_requests
 from note.tokens import bearer_token, token_user
 
 MAX_BODY_BYTES = 256 * 1024
@@ -34,9 +35,12 @@ def error(status: int, message: str, **details: Any) -> JsonResponse:
     return JsonResponse({"error": message, **details}, status=status)
 
 
-def api_view(*, methods: tuple[str, ...], login_required: bool = True) -> Callable:
+def api_view(
+    *, methods: tuple[str, ...], login_required: bool = True, limit: str | None = None
+) -> Callable:
     """Decorate a JSON view: method check, token or session auth, CSRF for sessions,
-    and bad input (``BadRequest``) turned into a 400 JSON answer."""
+    the per-user ``limit`` (``note.limits``, e.g. ``"PUBLISH_PER_USER"``) answered
+    with 429, and bad input (``BadRequest``) turned into a 400 JSON answer."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @csrf_exempt  # checked below, for session calls only
@@ -58,6 +62,11 @@ def api_view(*, methods: tuple[str, ...], login_required: bool = True) -> Callab
                     return error(403, "CSRF check failed: send the X-CSRFToken header")
             if login_required and not request.user.is_authenticated:
                 return error(401, "authentication required: log in or send a Bearer token")
+            if limit is not None and request.user.is_authenticated:
+                try:
+                    check(limit, request.user.pk)
+                except Limited as exc:
+                    return too_many_requests(exc)
             try:
                 return view(request, *args, **kwargs)
             except BadRequest as exc:

@@ -6,6 +6,8 @@ a socket makes, the wire shape of a note, token checks, and the signals
 ``tests/test_layers.py`` can hold the line.
 """
 
+from note.addresses import request_address, scope_address, scope_is_from_trusted_proxy
+from note.limits import Limited, acheck, socket_acquire
 from note.selectors import (
     note_last_id,
     note_list_after,
@@ -20,6 +22,8 @@ from note.signals import notes_committed, unread_changed
 from note.tokens import bearer_token, token_user
 
 __all__ = [
+    "Limited",
+    "acheck",
     "bearer_token",
     "note_last_id",
     "note_list_after",
@@ -31,6 +35,10 @@ __all__ = [
     "note_unread_and_last_id",
     "note_wire",
     "notes_committed",
+    "request_address",
+    "scope_address",
+    "scope_is_from_trusted_proxy",
+    "socket_acquire",
     "token_user",
     "unread_changed",
 ]

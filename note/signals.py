@@ -11,6 +11,10 @@ The fixed format (keyword arguments), as in the seed post's design:
   QuerySet of users, or a ``django.contrib.auth.models.Group`` (its members
   at the time of sending): one private note each.
 
+Nothing else: any other keyword raises ``TypeError`` naming it, before
+anything is stored (a misspelt ``recipient=`` would otherwise leave
+``recipients`` at ``None``, a public note).
+
 ``sender`` is the class of whatever caused it (``News``, ``User``...), so a
 receiver can filter with ``notify.connect(fn, sender=News)``. The receiver in
 ``note.receivers`` stores the note(s); after commit they are delivered live.

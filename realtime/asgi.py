@@ -9,10 +9,11 @@ In a host's ``asgi.py``::
     application = notes_application(django_application)
 
 HTTP goes to the host's application, WebSockets to the notes consumer behind
-our gate (token or session, and the Origin rule). The process's runtime (hub
-and publisher, ``realtime.runtime``) starts with the first request or socket,
-or at start-up under a server that speaks the ASGI lifespan protocol, which
-then also stops it; under daphne, daphne's own shutdown stops it.
+the handshake limits and our gate (token or session, and the Origin rule).
+The process's runtime (hub and publisher, ``realtime.runtime``) starts with
+the first request or socket, or at start-up under a server that speaks the
+ASGI lifespan protocol, which then also stops it; under daphne, daphne's own
+shutdown stops it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 
 from realtime import patches
 from realtime.gate import WebSocketGate
+from realtime.handshake_limits import AddressLimits
 from realtime.routing import websocket_urlpatterns
 from realtime.runtime import current_runtime, stop_runtime
 
@@ -42,7 +44,7 @@ def notes_application(http_application: Any) -> ProtocolTypeRouter:
     return ProtocolTypeRouter(
         {
             "http": http,
-            "websocket": WebSocketGate(URLRouter(websocket_urlpatterns)),
+            "websocket": AddressLimits(WebSocketGate(URLRouter(websocket_urlpatterns))),
             "lifespan": lifespan,
         }
     )

@@ -51,6 +51,18 @@ def check_realtime_settings(app_configs=None, **kwargs) -> list[checks.CheckMess
                 id="realtime.E002",
             )
         )
+    origins = conf.ALLOWED_ORIGINS
+    if origins is not None and (
+        isinstance(origins, str)
+        or not all(isinstance(o, str) and "://" in o and o.split("://")[1] for o in origins)
+    ):
+        messages.append(
+            checks.Error(
+                f"NOTES_ALLOWED_ORIGINS must list origins with their scheme, not {origins!r}",
+                hint='For example ["https://app.example.com", "http://localhost:5173"].',
+                id="realtime.E004",
+            )
+        )
     installed = settings.INSTALLED_APPS
     if "channels" not in installed:
         messages.append(

@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     # Who may read /metrics: a bearer token, and peer addresses. By default nobody.
     "NOTES_METRICS_TOKEN": None,
     "NOTES_METRICS_ALLOWED_IPS": (),
+    # Origins (scheme://host[:port]) of other sites' pages that may open a
+    # socket, besides the site's own; None: Django's CSRF_TRUSTED_ORIGINS.
+    "NOTES_ALLOWED_ORIGINS": None,
 }
 
 

@@ -3,7 +3,7 @@
 Rules (contract, "WebSocket /ws/notes/"):
 - ``Authorization: Bearer <token>``: a valid token is the user; a bad one is refused.
 - Otherwise the Django session cookie decides (anonymous when there is none).
-- An ``Origin`` header must name an allowed host (Channels' ``AllowedHostsOriginValidator``).
+- An ``Origin`` header must be an allowed origin, scheme and port included (``realtime.origins``).
 - No ``Origin`` at all is only accepted with a valid token: browsers always send
   one, so a cookie-carrying handshake without it is not from our pages.
 Refusal happens before accept, which daphne answers with HTTP 403.
@@ -19,14 +19,17 @@ from __future__ import annotations
 import logging
 
 from channels.auth import AuthMiddlewareStack
-from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from channels.security.websocket import WebsocketDenier
 from django.db import DatabaseError
 
 from note.inbox import bearer_token, token_user
 from notes_client.protocol import CloseCode
 from realtime import metrics
 from realtime.db import DatabaseBusy, run_in_db_thread
+from realtime.handshake import close_at_handshake
+from realtime.handshake_limits import UserLimits
 from realtime.logs import log_event
+from realtime.origins import OriginCheck
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +43,10 @@ class WebSocketGate:
     """
 
     def __init__(self, inner) -> None:
+        inner = UserLimits(inner)  # once the user is known (issue 18)
         self.inner = inner
-        self.with_token = AllowedHostsOriginValidator(inner)
-        self.with_session = AllowedHostsOriginValidator(AuthMiddlewareStack(inner))
+        self.with_token = OriginCheck(inner)
+        self.with_session = OriginCheck(AuthMiddlewareStack(inner))
 
     async def __call__(self, scope, receive, send):
         # This frame lives as long as the socket: keep only what it needs.
@@ -62,7 +66,9 @@ class WebSocketGate:
             metrics.clients_cut_off.labels("database_busy" if busy else "database_error").inc()
             log_event(log, "ws_auth_unchecked", logging.WARNING, error=repr(exc))
             code = CloseCode.TRY_AGAIN_LATER if busy else CloseCode.SERVICE_RESTART
-            return await _accept_and_close(receive, send, code, "could not check the token; resume")
+            return await close_at_handshake(
+                receive, send, code, "could not check the token; resume"
+            )
         if user is None:
             metrics.clients_cut_off.labels("bad_token").inc()
             log_event(log, "ws_auth_failed", reason="bad_token", path=scope.get("path"))
@@ -82,12 +88,3 @@ def _read_headers(scope) -> tuple[str | None, bool]:
         elif name == b"origin":
             has_origin = True
     return token, has_origin
-
-
-async def _accept_and_close(receive, send, code: int, reason: str) -> None:
-    """Answer the handshake with a WebSocket close frame that the client can act on."""
-    message = await receive()
-    if message["type"] != "websocket.connect":
-        return  # the client left before the handshake was answered
-    await send({"type": "websocket.accept"})
-    await send({"type": "websocket.close", "code": int(code), "reason": reason})

@@ -6,7 +6,7 @@ it can: open connections are read from the hubs when scraped, and a
 broadcast adds its frame count once, not once per socket.
 
 ``/metrics`` is not public: it answers only to ``METRICS_ALLOWED_IPS`` (the
-peer address daphne sees) or to ``Authorization: Bearer <METRICS_TOKEN>``.
+client's address, ``note.addresses``) or to ``Authorization: Bearer <METRICS_TOKEN>``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ patch_active = Gauge(
 clients_cut_off = Counter(
     "realtime_clients_cut_off", "Connections closed or refused by a limit or a check", ["reason"]
 )  # reason: flood | frame_size | slow_reader | send_failed | bad_token |
-#   no_origin_no_token | database_busy | database_error
+#   no_origin_no_token | database_busy | database_error | handshakes_per_address |
+#   handshakes_per_user | sockets_per_user (realtime.handshake_limits)
 
 
 def _open_connections() -> int:
@@ -57,11 +58,15 @@ connections_open.set_function(_open_connections)
 
 
 def _allowed(request: HttpRequest) -> bool:
+    # Here, not at the top: the patches import this module before Django's apps load.
+    from note.inbox import request_address
+
     token = conf.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer "):
         return hmac.compare_digest(header[7:].strip().encode(), token.encode())
-    return request.META.get("REMOTE_ADDR") in conf.METRICS_ALLOWED_IPS
+    # The client's address, X-Forwarded-For believed only from NOTES_TRUSTED_PROXIES.
+    return request_address(request) in conf.METRICS_ALLOWED_IPS
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

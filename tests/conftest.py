@@ -95,3 +95,13 @@ def _end_stray_sessions() -> None:
                 cursor.execute("KILL CONNECTION %s", [int(session)])
             except OperationalError:
                 pass  # it ended by itself meanwhile (unknown thread id)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limit_counts():
+    """In-process limit counts start at zero in each test (user ids and addresses repeat)."""
+    from note import limits
+
+    limits.store().clear() if hasattr(limits.store(), "clear") else None
+    limits._store_down_until = 0.0
+    yield

@@ -10,6 +10,9 @@ Also: a frame sent after the client closed (an answer still on its way when
 the client hung up) raised autobahn's ``Disconnected`` inside the consumer and
 daphne logged a traceback; such frames are dropped (found by
 ``tests/e2e/test_fuzz.py``).
+
+And: daphne's ``serverClose`` drops a close's ``reason``; ours carry it
+(``RATE_LIMITED`` says in it how long to wait).
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ def install() -> None:
             if code in SERVER_CODES:
                 reason = (message.get("reason") or "").encode()[:123]
                 self.sendCloseFrame(code=code, reasonUtf8=reason, isReply=False)
+                return
+            if message.get("reason"):
+                # daphne drops the reason of the others; RATE_LIMITED's says
+                # how long to wait.
+                self.sendClose(
+                    code=code, reason=message["reason"].encode()[:123].decode(errors="ignore")
+                )
                 return
         return original_handle_reply(self, message)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from contextlib import aclosing
 
 import pytest
@@ -86,3 +88,34 @@ def test_backoff_is_jittered_within_its_bound(attempt):
     delays = {backoff_delay(attempt) for _ in range(20)}
     assert all(0 <= d <= min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 32)) for d in delays)
     assert len(delays) > 1  # full jitter: clients cut off together do not return together
+
+
+async def test_a_rate_limited_close_waits_the_seconds_it_names(start_server, caplog):
+    """4429 (RATE_LIMITED) says "retry after N s": the client waits at least that, then gets in."""
+    limited = start_server(LIMIT_SOCKETS_PER_USER="1")
+    user, token = await adb(make_user_with_token, "limited")
+    author = await adb(make_user, "author")
+    holder = await connect_socket(limited.ws_url, token)
+    caplog.set_level(logging.INFO, logger="notes_client")
+    seen = []
+    async with asyncio.timeout(30), aclosing(subscribe(limited.ws_url, token=token)) as notes:
+        waiting = asyncio.ensure_future(anext(notes))
+        while "4429" not in caplog.text:  # noqa: ASYNC110 (the log is what the user sees)
+            await asyncio.sleep(0.05)
+        await holder.close()  # the slot comes free while the client waits
+        while not waiting.done():
+            await adb(publish_news, author, "after the limit")
+            await asyncio.wait({waiting}, timeout=0.5)
+        seen.append(waiting.result())
+    refusal = next(r.getMessage() for r in caplog.records if "4429" in r.getMessage())
+    assert "retry after 1 s" in refusal
+    assert float(re.search(r"retrying in ([\d.]+) s", refusal).group(1)) >= 1.0
+    assert seen[0]["title"].endswith("posted news: after the limit")
+
+
+async def connect_socket(url: str, token: str):
+    from tests.support.ws import connect, handshake
+
+    ws = await connect(url, token=token)
+    await handshake(ws)
+    return ws

@@ -126,3 +126,48 @@ def test_a_note_sent_twice_or_out_of_order_is_passed_on_once(server, open_page):
     assert received["ids"] == [5, 6, 7]
     assert received["stored"] == "7"
     assert received["url"].endswith("?after=7")
+
+
+def test_a_rate_limited_close_waits_at_least_the_seconds_it_names(server, open_page):
+    """4429 (RATE_LIMITED) says "retry after N s": the next attempt is N s away at least."""
+    page = open_page(server, path="/accounts/login/")
+    waits = page.evaluate(
+        """async (module) => {
+            const { NotesClient } = await import(module);
+            class RefusedSocket extends EventTarget {
+                static CLOSING = 2;
+                readyState = 1;
+                constructor(url) {
+                    super();
+                    setTimeout(() => {
+                        this.readyState = 3;
+                        this.onclose?.({ code: 4429, reason: "rate limited: x; retry after 3 s" });
+                    });
+                }
+                send() {}
+                close() { this.readyState = 3; }
+            }
+            const realSocket = window.WebSocket;
+            window.WebSocket = RefusedSocket;
+            try {
+                const client = new NotesClient({ storageKey: "k" });
+                const waits = [];
+                const done = new Promise((resolve) => {
+                    client.addEventListener("state", ({ detail }) => {
+                        if (detail.retryIn != null) {
+                            waits.push(detail.retryIn);
+                            resolve();
+                        }
+                    });
+                });
+                client.start();
+                await done;
+                client.stop();
+                return waits;
+            } finally {
+                window.WebSocket = realSocket;
+            }
+        }""",
+        MODULE,
+    )
+    assert len(waits) == 1 and 3000 <= waits[0] <= 3500  # 3 s, plus the first back-off's jitter

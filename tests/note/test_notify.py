@@ -213,3 +213,25 @@ def test_recipients_of_the_wrong_kind_are_refused_and_nothing_is_stored(users, w
     with pytest.raises(TypeError, match="recipients must be"):
         notify.send(sender=News, title="Hi", recipients=wrong)
     assert not Note.objects.exists()
+
+
+def test_a_misspelt_recipients_raises_naming_the_key_and_stores_no_public_note(users):
+    """``recipient=bob`` (issue 18) used to be dropped: a public note everyone saw."""
+    bob = users[1]
+    with pytest.raises(TypeError, match=r"'recipient' \(did you mean 'recipients'\?\)"):
+        notify.send(sender=News, title="Your invoice", recipient=bob)
+    assert not Note.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["data", "urls", "level"])
+def test_any_keyword_outside_the_fixed_format_raises_and_stores_nothing(users, key):
+    with pytest.raises(TypeError, match=f"'{key}'"):
+        notify.send(sender=News, title="Hi", recipients=None, **{key: "x"})
+    assert not Note.objects.exists()
+
+
+def test_send_robust_returns_the_unknown_keyword_error(users):
+    [(_, error)] = notify.send_robust(sender=News, title="Hi", recipient=users[1])
+    assert isinstance(error, TypeError)
+    assert "'recipient'" in str(error) and "nothing was stored" in str(error)
+    assert not Note.objects.exists()

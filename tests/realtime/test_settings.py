@@ -8,7 +8,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def settings_in_subprocess(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
+def settings_in_subprocess(env: dict[str, str | None], code: str) -> subprocess.CompletedProcess:
+    """``code`` under config.settings with ``env`` (development unless it says otherwise;
+    a None value leaves that variable unset)."""
     clean = {
         k: v
         for k, v in os.environ.items()
@@ -20,7 +22,16 @@ def settings_in_subprocess(env: dict[str, str], code: str) -> subprocess.Complet
             "-c",
             f"import django; django.setup(); from django.conf import settings; {code}",
         ],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        env={
+            k: v
+            for k, v in {
+                **clean,
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "DJANGO_DEBUG": "1",
+                **env,
+            }.items()
+            if v is not None
+        },
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -33,6 +44,21 @@ def test_production_refuses_the_dev_secret_key():
     assert result.returncode != 0
     assert "started" not in result.stdout
     assert "DJANGO_SECRET_KEY" in result.stderr and "refusing to start" in result.stderr
+
+
+def test_without_django_debug_the_settings_are_production():
+    """A bare deployment (database and Redis set, nothing else) is not in debug mode."""
+    bare = {
+        "DJANGO_DEBUG": None,
+        "DJANGO_SECRET_KEY": "x" * 50,
+        "DATABASE_URL": "sqlite:///bare.sqlite3",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
+    result = settings_in_subprocess(bare, "print(settings.DEBUG)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    refused = settings_in_subprocess({"DJANGO_DEBUG": None}, "print('started')")
+    assert "started" not in refused.stdout and "DJANGO_DEBUG=1" in refused.stderr
 
 
 def test_production_starts_with_a_real_secret():

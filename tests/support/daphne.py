@@ -14,6 +14,15 @@ from pathlib import Path
 from tests.support.services import free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
+LIMITS = (
+    "LIMIT_LOGIN_PER_ADDRESS",
+    "LIMIT_LOGIN_PER_USERNAME",
+    "LIMIT_PUBLISH_PER_USER",
+    "LIMIT_MARK_READ_PER_USER",
+    "LIMIT_HANDSHAKES_PER_ADDRESS",
+    "LIMIT_HANDSHAKES_PER_USER",
+    "LIMIT_SOCKETS_PER_USER",
+)
 
 
 class DaphneServer:
@@ -29,7 +38,7 @@ class DaphneServer:
         database_url: str,
         redis_url: str | None = None,
         layer_prefix: str = "rt-test",
-        extra_env: dict[str, str] | None = None,
+        extra_env: dict[str, str | None] | None = None,
         app: str = "asgi:application",
         daphne_args: tuple[str, ...] = (),
         root: Path = ROOT,
@@ -48,9 +57,15 @@ class DaphneServer:
             "CHANNEL_LAYER_PREFIX": layer_prefix,
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            # Many sockets and posts of one user from one address, faster than
+            # anyone would: the limits are off unless a test sets them
+            # (tests/e2e/test_limits.py).
+            **dict.fromkeys(LIMITS, "off"),
             **(extra_env or {}),
         }
         self.env.pop("REDIS_URL", None)
+        for name in [k for k, v in self.env.items() if v is None]:
+            del self.env[name]  # extra_env={"DJANGO_DEBUG": None}: as a bare deployment
         if redis_url:
             self.env["REDIS_URL"] = redis_url
         self.log_path = Path(tempfile.mkstemp(prefix="rt-daphne-", suffix=".log")[1])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -33,6 +34,7 @@ class CloseCode(enum.IntEnum):
     TRY_AGAIN_LATER = 1013  # the client fell behind (or read a replay too slowly): resume later
     BAD_REQUEST = 4400  # the handshake's request was bad; an error frame says why
     NOT_FOUND = 4404  # no WebSocket endpoint at this path
+    RATE_LIMITED = 4429  # a limit refused the handshake: wait the reason's seconds, then back off
 
 
 # The largest frame either side sends: a client frame over it closes with
@@ -41,6 +43,12 @@ class CloseCode(enum.IntEnum):
 MAX_FRAME_BYTES = 64 * 1024
 MAX_MARK_READ_IDS = 1000  # ids in one mark_read (and one POST /api/notes/read/)
 MAX_NOTE_ID = 2**63 - 1  # ids are 64-bit signed integers in every database
+
+
+def retry_after(reason: str) -> int | None:
+    """The seconds a ``RATE_LIMITED`` close's reason asks for (``"...; retry after 3 s"``)."""
+    match = re.search(r"retry after (\d{1,6}) s", reason or "")
+    return int(match.group(1)) if match else None
 
 
 def is_note_id(value: Any) -> bool:

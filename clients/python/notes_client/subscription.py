@@ -27,7 +27,13 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.uri import parse_uri
 
-from notes_client.protocol import PROTOCOL_VERSION, CloseCode, is_note_id, is_resume_point
+from notes_client.protocol import (
+    PROTOCOL_VERSION,
+    CloseCode,
+    is_note_id,
+    is_resume_point,
+    retry_after,
+)
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +183,8 @@ async def subscribe(
         if failure is not None and not connected_once:
             _give_up_if_exhausted(url, failure, failures, connect_attempts, endpoint_answered)
         delay = backoff_delay(failures - 1, cap=max_delay)
+        if failure is None and code == CloseCode.RATE_LIMITED:
+            delay += retry_after(reason) or 1  # a limit: never straight back
         if failure is None:
             why = f"connection closed (code {code}{', ' + reason if reason else ''})"
         else:

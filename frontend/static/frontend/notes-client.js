@@ -10,7 +10,7 @@
  * See docs/frontend-client.md.
  */
 
-import { CloseCode } from "./protocol.js";
+import { CloseCode, retryAfter } from "./protocol.js";
 
 // How this client closes a socket it gives up on (a missed pong, a resume
 // point it must reset): a code of its own, which the server only logs.
@@ -146,12 +146,12 @@ export class NotesClient extends EventTarget {
     socket.onmessage = (event) => {
       if (socket === this.#socket) this.#receive(event.data);
     };
-    socket.onclose = (event) => this.#drop(socket, event.code);
+    socket.onclose = (event) => this.#drop(socket, event.code, event.reason);
   }
 
   // Every way a socket ends comes through here (its close event, a missed
   // pong, stop()); a socket that is no longer current is ignored.
-  #drop(socket, code) {
+  #drop(socket, code, reason = "") {
     if (socket === null || socket !== this.#socket) return;
     this.#socket = null;
     socket.onopen = socket.onmessage = socket.onclose = null;
@@ -165,7 +165,9 @@ export class NotesClient extends EventTarget {
       this.#setState(DISCONNECTED);
       return;
     }
-    const delay = backoffDelay(this.#attempt++, this.#backoff);
+    let delay = backoffDelay(this.#attempt++, this.#backoff);
+    // A limit refused us: never straight back, at least the seconds it asked for.
+    if (code === CloseCode.RATE_LIMITED) delay += 1000 * (retryAfter(reason) ?? 1);
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
     this.#setState(DISCONNECTED, delay);
   }

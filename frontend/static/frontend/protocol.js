@@ -19,6 +19,7 @@ export const CloseCode = Object.freeze({
   TRY_AGAIN_LATER: 1013, // the client fell behind (or read a replay too slowly): resume later
   BAD_REQUEST: 4400, // the handshake's request was bad; an error frame says why
   NOT_FOUND: 4404, // no WebSocket endpoint at this path
+  RATE_LIMITED: 4429, // a limit refused the handshake: wait the reason's seconds, then back off
 });
 
 /** The largest frame either side sends: a bigger one from the client closes with TOO_BIG. */
@@ -27,3 +28,9 @@ export const MAX_FRAME_BYTES = 64 * 1024;
 export const MAX_MARK_READ_IDS = 1000;
 /** The largest note id (64-bit signed): a BigInt, as it is past Number.MAX_SAFE_INTEGER. */
 export const MAX_NOTE_ID = 2n ** 63n - 1n;
+
+/** The seconds a RATE_LIMITED close's reason asks for ("...; retry after 3 s"), or null. */
+export function retryAfter(reason) {
+  const match = /retry after (\d{1,6}) s/.exec(reason || "");
+  return match ? Number(match[1]) : null;
+}
