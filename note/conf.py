@@ -14,6 +14,10 @@ DEFAULTS: dict[str, Any] = {
     # The largest note that may be created, in UTF-8 bytes of its JSON, so that
     # its frame stays under the 64 KiB every client may rely on.
     "NOTES_MAX_NOTE_BYTES": 60 * 1024,
+    # ApiToken.last_used is written at most once per this many seconds per token.
+    "NOTES_TOKEN_LAST_USED_SECONDS": 300,
+    # How long a connect ticket (POST api/notes/ticket/) opens a socket.
+    "NOTES_TICKET_SECONDS": 30,
 }
 
 

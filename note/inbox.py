@@ -1,11 +1,17 @@
 """The inbox as other apps reach it: the one module of ``note`` that ``realtime`` imports.
 
 Everything delivery needs from the inbox is named here (reads, the one write
-a socket makes, the wire shape of a note, token checks, and the signals
+a socket makes, the wire shape of a note, token, ticket and credential checks, and the signals
 ``note`` sends after commit), so the rest of ``note`` can change freely and
 ``tests/test_layers.py`` can hold the line.
 """
 
+from note.credentials import (
+    CHANGES_LOOKBACK,
+    Credential,
+    credential_changes_since,
+    credentials_still_valid,
+)
 from note.selectors import (
     note_last_id,
     note_list_after,
@@ -16,11 +22,17 @@ from note.selectors import (
 )
 from note.serializers import note_payload, note_wire
 from note.services import note_mark_read
-from note.signals import notes_committed, unread_changed
-from note.tokens import bearer_token, token_user
+from note.signals import credentials_changed, notes_committed, unread_changed
+from note.tickets import ticket_redeem
+from note.tokens import bearer_token, token_authenticate, token_user
 
 __all__ = [
+    "CHANGES_LOOKBACK",
+    "Credential",
     "bearer_token",
+    "credential_changes_since",
+    "credentials_changed",
+    "credentials_still_valid",
     "note_last_id",
     "note_list_after",
     "note_list_visible",
@@ -31,6 +43,8 @@ __all__ = [
     "note_unread_and_last_id",
     "note_wire",
     "notes_committed",
+    "ticket_redeem",
+    "token_authenticate",
     "token_user",
     "unread_changed",
 ]

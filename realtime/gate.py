@@ -1,7 +1,9 @@
 """Who is on the other end of a WebSocket handshake, and may they connect.
 
 Rules (contract, "WebSocket /ws/notes/"):
-- ``Authorization: Bearer <token>``: a valid token is the user; a bad one is refused.
+- ``Authorization: Bearer <token>``: a valid token is the user; a bad (or expired) one is refused.
+- Else ``?ticket=<connect ticket>``: a one-use ticket is the user it was made for
+  (``realtime.credentials``); a used or expired one is closed with ``REVOKED``.
 - Otherwise the Django session cookie decides (anonymous when there is none).
 - An ``Origin`` header must name an allowed host (Channels' ``AllowedHostsOriginValidator``).
 - No ``Origin`` at all is only accepted with a valid token: browsers always send
@@ -16,9 +18,9 @@ import logging
 from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
 
-from note.inbox import bearer_token, token_user
+from note.inbox import bearer_token
 from realtime import metrics
-from realtime.db import run_in_db_thread
+from realtime.credentials import handshake_ticket, open_with_ticket, token_scope
 from realtime.logs import log_event
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,9 @@ class WebSocketGate:
         # This frame lives as long as the socket: keep only what it needs.
         token, has_origin = _read_headers(scope)
         if token is None:
+            ticket = handshake_ticket(scope)
+            if ticket is not None:
+                return await open_with_ticket(self.inner, scope, receive, send, ticket)
             if not has_origin:
                 metrics.clients_cut_off.labels("no_origin_no_token").inc()
                 log_event(
@@ -48,12 +53,12 @@ class WebSocketGate:
                 )
                 return await WebsocketDenier()(scope, receive, send)
             return await self.with_session(scope, receive, send)
-        user = await run_in_db_thread(token_user)(token) if token else None
-        if user is None:
+        with_user = await token_scope(scope, token)
+        if with_user is None:
             metrics.clients_cut_off.labels("bad_token").inc()
             log_event(log, "ws_auth_failed", reason="bad_token", path=scope.get("path"))
             return await WebsocketDenier()(scope, receive, send)
-        scope = dict(scope, user=user, auth_method="token")
+        scope = with_user
         if not has_origin:
             return await self.inner(scope, receive, send)
         return await self.with_token(scope, receive, send)

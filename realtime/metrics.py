@@ -43,7 +43,8 @@ patch_active = Gauge(
 )  # realtime.patches: off on a library release it was not checked against
 clients_cut_off = Counter(
     "realtime_clients_cut_off", "Connections closed or refused by a limit or a check", ["reason"]
-)  # reason: flood | frame_size | slow_reader | bad_token | no_origin_no_token
+)  # reason: flood | frame_size | slow_reader | bad_token | bad_ticket | no_origin_no_token
+# | credentials_revoked | token_expired
 
 
 def _open_connections() -> int:

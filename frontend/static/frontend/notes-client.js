@@ -34,6 +34,8 @@ export function backoffDelay(attempt, { base = 500, cap = 30_000 } = {}) {
  * - "synced" {last_id}: the replay after a (re)connect is complete.
  * - "unread" {count}: the user's unread count changed (a read in any tab).
  * - "error"  the server's error frame (code, message).
+ * - "revoked" {code}: the server ended this login's access (CloseCode.REVOKED);
+ *   the client has stopped and does not retry. Log in again, then start().
  */
 export class NotesClient extends EventTarget {
   #url;
@@ -161,6 +163,12 @@ export class NotesClient extends EventTarget {
     clearTimeout(this.#pingTimer);
     clearTimeout(this.#pongTimer);
     if (code === CloseCode.BAD_REQUEST) this.#saveLastId(null); // it refused our resume point
+    if (code === CloseCode.REVOKED) {
+      // Our login ended (revoked, expired, another tab's logout): the same
+      // cookie or ticket would only be refused again. Stop until start().
+      this.#running = false;
+      this.#emit("revoked", { code });
+    }
     if (!this.#running) {
       this.#setState(DISCONNECTED);
       return;
