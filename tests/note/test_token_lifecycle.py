@@ -108,9 +108,7 @@ def test_admin_add_shows_the_new_token_once(admin_client, django_user_model):
     assert "ci" in listing and raw not in listing
 
 
-def test_admin_log_out_everywhere_ends_sessions_and_tokens(
-    admin_client, client, django_user_model
-):
+def test_admin_log_out_everywhere_ends_sessions_and_tokens(admin_client, client, django_user_model):
     bob = django_user_model.objects.create_user("bob", password="pw-bob-12345")
     token_issue(user=bob)
     client.login(username="bob", password="pw-bob-12345")
