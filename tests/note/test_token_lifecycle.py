@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.core import checks
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
@@ -121,3 +122,18 @@ def test_admin_log_out_everywhere_ends_sessions_and_tokens(admin_client, client,
     assert "1 session(s) ended, 1 token(s) revoked" in response.content.decode()
     assert Session.objects.count() == 1
     assert not ApiToken.objects.filter(user=bob).exists()
+
+
+@pytest.mark.parametrize(
+    "name, value, check",
+    [
+        ("NOTES_TOKEN_LAST_USED_SECONDS", 0, "note.E002"),
+        ("NOTES_TOKEN_LAST_USED_SECONDS", "300", "note.E002"),
+        ("NOTES_TICKET_SECONDS", 0, "note.E003"),
+        ("NOTES_TICKET_SECONDS", 86400, "note.E003"),
+    ],
+)
+def test_a_bad_token_or_ticket_setting_is_an_error_naming_it(name, value, check):
+    with override_settings(**{name: value}):
+        [message] = checks.run_checks()
+    assert message.id == check and name in message.msg
