@@ -125,6 +125,9 @@ class NotesConsumer(AsyncWebsocketConsumer):
             None if token_auth or session is None else session_fingerprint(session.session_key)
         )
         self.credential = socket_credential(self.scope)
+        if self.session is None and self.credential is not None and self.credential.session_key:
+            # A ticket made by a page: logging that session out closes this socket too.
+            self.session = session_fingerprint(self.credential.session_key)
         self.revoked = False
         self.language = scope_language(self.scope)
         self.conn_id = uuid.uuid4().hex[:12]

@@ -104,3 +104,26 @@ async def test_a_ticket_socket_ends_with_the_token_it_was_made_under(server):
         while True:
             await ws.recv(sock, 10)
     assert closed.value.rcvd.code == CloseCode.REVOKED
+
+
+async def test_a_ticket_socket_made_by_a_page_closes_when_that_session_logs_out(server):
+    user = await adb(make_user, "ticketout", password=PASSWORD)
+    browser = BrowserSession(server)
+    await asyncio.to_thread(browser.login, user.username, PASSWORD)
+    _, body = await new_ticket(
+        server,
+        headers={
+            "Cookie": browser.cookie_header(),
+            "Referer": f"{server.http_url}/",
+            "X-CSRFToken": browser.cookie("csrftoken"),
+        },
+    )
+    sock = await ws.connect(f"{server.ws_url}?ticket={body['ticket']}")
+    await ws.handshake(sock)
+
+    assert await asyncio.to_thread(browser.logout) in (200, 302)
+
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await ws.recv(sock, 10)
+    assert closed.value.rcvd.code == CloseCode.NORMAL
