@@ -30,7 +30,9 @@ def on_user_pre_save(sender: Any, instance, raw: bool = False, update_fields=Non
     instance._notes_credentials_changed = False
     if raw or instance.pk is None:
         return
-    watched = [f for f in WATCHED_FIELDS if hasattr(instance, f)]
+    # Fields, not attributes: AbstractBaseUser has ``is_active = True`` without a column.
+    columns = {field.attname for field in sender._meta.concrete_fields}
+    watched = [f for f in WATCHED_FIELDS if f in columns]
     if update_fields is not None:
         watched = [f for f in watched if f in update_fields]
     if not watched:
