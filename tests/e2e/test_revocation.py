@@ -133,6 +133,9 @@ async def test_revoking_a_token_closes_its_sockets_in_both_processes_and_no_othe
         await ws.connect(a.ws_url, token=doomed)
     status, _ = await asyncio.to_thread(call, f"{a.http_url}/api/notes/", token=doomed)
     assert status == 401
+    status, metrics = await asyncio.to_thread(call, f"{b.http_url}/metrics")
+    assert status == 200
+    assert 'realtime_clients_cut_off_total{reason="credentials_revoked"} 1.0' in metrics
     await other.close()
 
 
