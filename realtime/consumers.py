@@ -32,7 +32,7 @@ from note import inbox
 from notes_client import protocol
 from notes_client.protocol import CloseCode
 from realtime import conf, frames, metrics
-from realtime.credentials import socket_credential
+from realtime.credentials import must_recheck, socket_credential
 from realtime.db import DatabaseBusy, run_in_db_thread
 from realtime.events import session_fingerprint
 from realtime.flood import FloodGuard
@@ -173,7 +173,8 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     async def _catch_up_to_live(self, after: int | None, replay_slots: asyncio.Semaphore) -> None:
         """hello, the replay, synced, then what the hub brought meanwhile."""
-        valid, unread, last_id = await self._db(_hello_facts)(self.user, self.credential)
+        recheck = self.credential if must_recheck(self.scope, self.hub, self.credential) else None
+        valid, unread, last_id = await self._db(_hello_facts)(self.user, recheck)
         if not valid:
             # Revoked between the handshake and the registration with the hub
             # (which re-checks only sockets it has): this read comes after it.
@@ -414,7 +415,8 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
 
 def _hello_facts(user, credential) -> tuple[bool, int, int]:
-    """Whether the socket's credential still holds, the unread count and the newest id."""
+    """Whether ``credential`` (None: no need to ask) still holds, the unread count and
+    the newest id."""
     if credential is not None and not inbox.credentials_still_valid([credential])[0]:
         return False, 0, 0
     unread, last_id = inbox.note_unread_and_last_id(user=user)

@@ -8,6 +8,7 @@ so the hub can re-check it when the user's credentials change
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,6 +20,24 @@ from realtime.db import run_in_db_thread
 from realtime.logs import log_event
 
 log = logging.getLogger(__name__)
+
+
+def handshake_started(scope: dict[str, Any]) -> dict[str, Any]:
+    """``scope`` with the loop time its handshake began, before any credential was read.
+
+    A revocation the hub applies after this moment may have missed the
+    socket (not yet registered): the consumer then checks its credential once
+    more (``Hub.rechecked_since``); otherwise that read is saved.
+    """
+    return dict(scope, handshake_at=asyncio.get_running_loop().time())
+
+
+def must_recheck(scope: dict[str, Any], hub, credential) -> bool:
+    """Should a socket just registered with ``hub`` check its credential again?"""
+    if credential is None:
+        return False
+    started = scope.get("handshake_at")
+    return started is None or hub.rechecked_since(credential.user_key, started)
 
 
 def handshake_ticket(scope: dict[str, Any]) -> str | None:

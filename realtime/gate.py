@@ -20,7 +20,12 @@ from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDe
 
 from note.inbox import bearer_token
 from realtime import metrics
-from realtime.credentials import handshake_ticket, open_with_ticket, token_scope
+from realtime.credentials import (
+    handshake_started,
+    handshake_ticket,
+    open_with_ticket,
+    token_scope,
+)
 from realtime.logs import log_event
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,7 @@ class WebSocketGate:
 
     async def __call__(self, scope, receive, send):
         # This frame lives as long as the socket: keep only what it needs.
+        scope = handshake_started(scope)
         token, has_origin = _read_headers(scope)
         if token is None:
             ticket = handshake_ticket(scope)

@@ -102,6 +102,9 @@ class Hub:
         # newest read of them started: every change committed before then is known.
         self._changes_seen: dict[int, float] = {}
         self._changes_read_at = float("-inf")
+        # When the hub last re-checked each user (loop time): a socket whose
+        # handshake began before that re-checks itself once registered.
+        self._rechecked_at: dict[str, float] = {}
         # Events as the layer brought them, with when: see ``_handle_heard``.
         self._heard: deque[tuple[dict[str, Any], float]] = deque()
         self._heard_some = asyncio.Event()
@@ -332,6 +335,9 @@ class Hub:
         for change_id, seen_at in tuple(self._changes_seen.items()):
             if seen_at < forget_before:
                 del self._changes_seen[change_id]
+        for user_key, rechecked_at in tuple(self._rechecked_at.items()):
+            if rechecked_at < forget_before:  # no handshake takes that long
+                del self._rechecked_at[user_key]
         users = []
         for change_id, user_key in changes:
             self._changes_seen[change_id] = started
@@ -340,8 +346,17 @@ class Hub:
         for user_key in users:
             await self._recheck_user(user_key)
 
+    def rechecked_since(self, user_key: str, moment: float) -> bool:
+        """Has the hub re-checked this user's sockets at or after loop time ``moment``?
+
+        A socket registering now asks, with the time its handshake began: if so,
+        that re-check could not see it, and it must check its credential itself.
+        """
+        return self._rechecked_at.get(user_key, float("-inf")) >= moment
+
     async def _recheck_user(self, user_key: str) -> None:
         """Close the user's sockets here whose credential no longer holds (lock held)."""
+        self._rechecked_at[user_key] = self.loop.time()
         conns = [c for c in self._connections_of_key(user_key) if c.credential is not None]
         if not conns:
             return
