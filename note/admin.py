@@ -32,8 +32,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["created", "expires"]
     search_fields = ["prefix", "name"]
     fields = ["user", "name", "expires", "prefix", "created", "last_used"]
-    autocomplete_fields = []
-    actions = ["delete_selected"]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
