@@ -1,11 +1,13 @@
-"""``/api/notes/`` (list) and ``/api/notes/read/`` (mark read)."""
+"""``/api/notes/`` (list), ``/api/notes/read/`` (mark read) and ``/api/notes/ticket/``."""
 
 from django.http import JsonResponse
 
+from note import conf
 from note.http import BadRequest, api_view, json_body, query_int
 from note.selectors import note_list_visible, note_read_ids, note_unread_count
 from note.serializers import notes_wire
 from note.services import note_mark_read
+from note.tickets import ticket_issue
 from notes_client.protocol import MAX_MARK_READ_IDS, is_note_id
 
 PAGE_DEFAULT = 50
@@ -41,3 +43,14 @@ def note_read(request):
             raise BadRequest(f"at most {MAX_MARK_READ_IDS} ids at a time")
         result = note_mark_read(user=request.user, ids=ids)
     return JsonResponse({"unread": result.unread})
+
+
+@api_view(methods=("POST",))
+def note_ticket(request):
+    """A one-use ticket that opens one socket (``/ws/notes/?ticket=``) within
+    ``NOTES_TICKET_SECONDS``, under the credential this call came with."""
+    if request.api_token is not None:
+        ticket = ticket_issue(user=request.user, token=request.api_token)
+    else:
+        ticket = ticket_issue(user=request.user, session_key=request.session.session_key)
+    return JsonResponse({"ticket": ticket, "expires_in": conf.TICKET_SECONDS}, status=201)

@@ -11,6 +11,7 @@ class NoteConfig(AppConfig):
     def ready(self) -> None:
         # Connecting here (not in models.py, as the seed post had to) makes the
         # receivers independent of import order.
-        from note import checks, receivers  # noqa: F401  (checks register themselves)
+        from note import checks, receivers, revocations  # noqa: F401  (checks register themselves)
 
         receivers.connect()
+        revocations.connect()

@@ -15,6 +15,32 @@ FRAME_ENVELOPE = 4 * 1024
 
 
 @checks.register()
+def check_credential_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    errors = []
+    every = conf.TOKEN_LAST_USED_SECONDS
+    if type(every) is not int or every < 1:
+        errors.append(
+            checks.Error(
+                f"NOTES_TOKEN_LAST_USED_SECONDS must be a whole number of seconds, 1 or more, "
+                f"not {every!r}",
+                hint="It is how often a token's last_used may be written; 300 is the default.",
+                id="note.E002",
+            )
+        )
+    ticket = conf.TICKET_SECONDS
+    if type(ticket) is not int or not 1 <= ticket <= 3600:
+        errors.append(
+            checks.Error(
+                f"NOTES_TICKET_SECONDS must be a whole number of seconds from 1 to 3600, "
+                f"not {ticket!r}",
+                hint="A connect ticket is meant to be used at once; 30 is the default.",
+                id="note.E003",
+            )
+        )
+    return errors
+
+
+@checks.register()
 def check_note_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     limit = conf.MAX_NOTE_BYTES
     ceiling = MAX_FRAME_BYTES - FRAME_ENVELOPE

@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # Peers whose X-Forwarded-For is believed (addresses or networks such as
     # "10.0.0.0/8"); the client's address is then taken from it.
     "NOTES_TRUSTED_PROXIES": (),
+    # ApiToken.last_used is written at most once per this many seconds per token.
+    "NOTES_TOKEN_LAST_USED_SECONDS": 300,
+    # How long a connect ticket (POST api/notes/ticket/) opens a socket.
+    "NOTES_TICKET_SECONDS": 30,
 }
 
 

@@ -17,7 +17,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from note.limits import Limited, check, too_many_requests
-from note.tokens import bearer_token, token_user
+from note.tokens import bearer_token, token_authenticate
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -51,11 +51,12 @@ def api_view(
                 response["Allow"] = ", ".join(methods)
                 return response
             token = bearer_token(request.headers.get("Authorization"))
+            request.api_token = None  # the ApiToken of a token call (tickets are made under it)
             if token is not None:
-                user = token_user(token) if token else None
-                if user is None:
-                    return error(401, "invalid token")
-                request.user = user
+                request.api_token = token_authenticate(token) if token else None
+                if request.api_token is None:
+                    return error(401, "invalid or expired token")
+                request.user = request.api_token.user
             elif request.user.is_authenticated and request.method not in ("GET", "HEAD"):
                 refusal = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
                 if refusal is not None:

@@ -1,12 +1,18 @@
 """The inbox as other apps reach it: the one module of ``note`` that ``realtime`` imports.
 
 Everything delivery needs from the inbox is named here (reads, the one write
-a socket makes, the wire shape of a note, token checks, and the signals
+a socket makes, the wire shape of a note, token, ticket and credential checks, and the signals
 ``note`` sends after commit), so the rest of ``note`` can change freely and
 ``tests/test_layers.py`` can hold the line.
 """
 
 from note.addresses import request_address, scope_address, scope_is_from_trusted_proxy
+from note.credentials import (
+    CHANGES_LOOKBACK,
+    Credential,
+    credential_changes_since,
+    credentials_still_valid,
+)
 from note.limits import Limited, acheck, socket_acquire
 from note.selectors import (
     note_last_id,
@@ -18,13 +24,19 @@ from note.selectors import (
 )
 from note.serializers import note_payload, note_wire
 from note.services import note_mark_read
-from note.signals import notes_committed, unread_changed
-from note.tokens import bearer_token, token_user
+from note.signals import credentials_changed, notes_committed, unread_changed
+from note.tickets import ticket_redeem
+from note.tokens import bearer_token, token_authenticate, token_user
 
 __all__ = [
+    "CHANGES_LOOKBACK",
+    "Credential",
     "Limited",
     "acheck",
     "bearer_token",
+    "credential_changes_since",
+    "credentials_changed",
+    "credentials_still_valid",
     "note_last_id",
     "note_list_after",
     "note_list_visible",
@@ -39,6 +51,8 @@ __all__ = [
     "scope_address",
     "scope_is_from_trusted_proxy",
     "socket_acquire",
+    "ticket_redeem",
+    "token_authenticate",
     "token_user",
     "unread_changed",
 ]

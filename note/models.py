@@ -1,4 +1,5 @@
-"""Notes, the sequence that orders them, per-user read state, and API tokens."""
+"""Notes, the sequence that orders them, per-user read state, API tokens, connect
+tickets, and the log of credential changes that revocation reads."""
 
 from __future__ import annotations
 
@@ -122,8 +123,63 @@ class ApiToken(models.Model):
     )
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=12, editable=False, help_text="To recognise a token.")
+    name = models.CharField(
+        max_length=100, blank=True, default="", help_text="What the token is for, say 'backup job'."
+    )
     created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Empty: the token never expires."
+    )
+    # Written at most once per NOTES_TOKEN_LAST_USED_SECONDS (note.tokens), so
+    # a busy token costs no write per connection; within that it is a lower bound.
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
-        return f"{self.prefix}… ({self.user})"
+        label = f" {self.name!r}" if self.name else ""
+        return f"{self.prefix}…{label} ({self.user})"
+
+    @property
+    def expired(self) -> bool:
+        return self.expires is not None and self.expires <= timezone.now()
+
+
+class ConnectTicket(models.Model):
+    """A one-use, short-lived pass that opens one WebSocket (``?ticket=``).
+
+    Made by ``POST /api/notes/ticket/`` for a caller already authenticated
+    over HTTP, so an app not served by Django never keeps a long-lived token
+    in a page. Only the SHA-256 of the ticket is stored; the row is deleted
+    when the ticket is used. The socket it opens then lives by the credential
+    the ticket was made with (that session, or that token): ending it closes
+    the socket.
+    """
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    session_key = models.CharField(max_length=40, blank=True, default="")
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"ticket for {self.user} until {self.expires:%H:%M:%S}"
+
+
+class CredentialChange(models.Model):
+    """A user's credentials changed: a token ended, the password or ``is_active``
+    changed, the user was deleted, or an admin logged them out everywhere.
+
+    Written in the transaction that made the change, so it exists exactly when
+    the change committed. Every server process reads the recent rows on its
+    periodic catch-up (``realtime.hub``) and re-checks that user's sockets:
+    that is how a revocation reaches every process with the channel layer down.
+    ``user_key`` is the user's primary key as text, not a foreign key: the row
+    must outlive a deleted user, and a host's user model may have any kind of key.
+    """
+
+    user_key = models.CharField(max_length=64)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"credentials of user {self.user_key} changed at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -29,6 +29,9 @@ notify = Signal()
 # who delivers. ``notes_committed``: ``notes`` (a list of ``Note``).
 # ``unread_changed``: ``user_id``, ``count`` and ``origin`` (the id of the
 # connection that asked, or None). A receiver must not raise: the sender's
-# transaction has already committed.
+# transaction has already committed. ``credentials_changed``: ``user_key`` (the
+# user's pk as text) whose token, password, ``is_active`` or sessions changed
+# (``note.credentials``).
 notes_committed = Signal()
 unread_changed = Signal()
+credentials_changed = Signal()

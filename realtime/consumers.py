@@ -26,11 +26,13 @@ from asgiref.sync import markcoroutinefunction
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
 
 from note import inbox
 from notes_client import protocol
 from notes_client.protocol import CloseCode
 from realtime import conf, frames, metrics
+from realtime.credentials import must_recheck, socket_credential
 from realtime.db import DatabaseBusy, run_in_db_thread
 from realtime.events import session_fingerprint
 from realtime.flood import FloodGuard
@@ -91,12 +93,15 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.channel_layer = None
         self.base_send = send
         self.hub = None
+        self.expiry = None
         try:
             while True:
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
         finally:
+            if self.expiry is not None:
+                self.expiry.cancel()
             # The one way out: a close, an error in a handler, or daphne
             # cancelling a consumer whose client has gone (say, while its
             # connect waited on the database) all end its registration.
@@ -126,6 +131,11 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.session = (
             None if token_auth or session is None else session_fingerprint(session.session_key)
         )
+        self.credential = socket_credential(self.scope)
+        if self.session is None and self.credential is not None and self.credential.session_key:
+            # A ticket made by a page: logging that session out closes this socket too.
+            self.session = session_fingerprint(self.credential.session_key)
+        self.revoked = False
         self.language = scope_language(self.scope)
         self.conn_id = uuid.uuid4().hex[:12]
         self.buffer: deque[dict[str, Any]] | None = None  # made when a note arrives early
@@ -151,6 +161,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 return
             self.hub = runtime.hub
             self.hub.add(self)  # first, so nothing committed from now on can slip past
+            self._close_at_expiry()
             log_event(log, "ws_connect", conn=self.conn_id, user=self._who(), after=after)
             await self._catch_up_to_live(after, runtime.replay_slots)
         except Exception as exc:
@@ -169,7 +180,15 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     async def _catch_up_to_live(self, after: int | None, replay_slots: asyncio.Semaphore) -> None:
         """hello, the replay, synced, then what the hub brought meanwhile."""
-        unread, last_id = await self._db(inbox.note_unread_and_last_id)(user=self.user)
+        recheck = self.credential if must_recheck(self.scope, self.hub, self.credential) else None
+        valid, unread, last_id = await self._db(_hello_facts)(self.user, recheck)
+        if not valid:
+            # Revoked between the handshake and the registration with the hub
+            # (which re-checks only sockets it has): this read comes after it.
+            self.revoked = True
+            metrics.clients_cut_off.labels("credentials_revoked").inc()
+            await self._close(CloseCode.REVOKED, "credentials revoked")
+            return
         await self.send(
             protocol.hello(
                 user=self.user.get_username() if self.user else None,
@@ -188,6 +207,8 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 metrics.clients_cut_off.labels("slow_reader").inc()
                 await self._close(CloseCode.TRY_AGAIN_LATER, "too slow reading the replay; resume")
                 return
+        if self.closing:
+            return
         await self.send(protocol.synced(last_id=self.last_sent, capped=capped))
         while self.buffer:
             pending = self._write_note(self.buffer.popleft(), None)
@@ -277,6 +298,12 @@ class NotesConsumer(AsyncWebsocketConsumer):
         )
         await self._close(code, reason)
 
+    def hub_revoked(self) -> Awaitable[None]:
+        """Marked at once, so no note goes out after this, then closed with REVOKED."""
+        self.revoked = True
+        log_event(log, "ws_revoked", conn=self.conn_id, user=self._who())
+        return self._close(CloseCode.REVOKED, "credentials revoked")
+
     def hub_dropped(self, error: BaseException) -> None:
         """A send to this socket failed: close it with 1011 (it resumes), or cut the TCP."""
         self.hub = None  # the hub has already let go
@@ -312,7 +339,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         would be made only to finish at once. The caller awaits what comes
         back before the next note, so the order on the socket is kept.
         """
-        if payload["id"] <= self.last_sent:
+        if payload["id"] <= self.last_sent or self.revoked:
             return None
         recipient = payload["recipient_id"]
         if recipient is not None and recipient != self.user_id:
@@ -329,6 +356,25 @@ class NotesConsumer(AsyncWebsocketConsumer):
         # last_sent where it was (the hub then drops this socket).
         await self.send(text)
         self.last_sent = note_id
+
+    def _close_at_expiry(self) -> None:
+        """A token with an expiry closes its socket then, in this process, with no event."""
+        expires = self.credential.expires if self.credential is not None else None
+        if expires is None:
+            return
+        delay = max(0.0, (expires - timezone.now()).total_seconds())
+        self.expiry = asyncio.get_running_loop().call_later(delay, self._expired)
+
+    def _expired(self) -> None:
+        self.expiry = None
+        if self.closing:
+            return
+        self.revoked = True
+        if self.hub is not None:
+            self.hub.remove(self)
+        metrics.clients_cut_off.labels("token_expired").inc()
+        log_event(log, "ws_token_expired", conn=self.conn_id, user=self._who())
+        asyncio.get_running_loop().create_task(self._close(CloseCode.REVOKED, "token expired"))
 
     def _db(self, fn):
         """``fn`` on the database pool as this socket's user's work (``realtime.db``)."""
@@ -359,6 +405,8 @@ class NotesConsumer(AsyncWebsocketConsumer):
                     if not (index + 1) % REPLAY_FRAMES_BETWEEN_YIELDS:
                         await asyncio.sleep(0)
             for note_id, text in page:
+                if self.closing:
+                    return True  # closed meanwhile (revoked, say): send nothing more
                 if (
                     connection is not None
                     and buffered_bytes(connection.transport) > DRAIN_LOW_WATER
@@ -375,6 +423,15 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     def _who(self) -> str:
         return str(self.user_id) if self.user_id is not None else "anonymous"
+
+
+def _hello_facts(user, credential) -> tuple[bool, int, int]:
+    """Whether ``credential`` (None: no need to ask) still holds, the unread count and
+    the newest id."""
+    if credential is not None and not inbox.credentials_still_valid([credential])[0]:
+        return False, 0, 0
+    unread, last_id = inbox.note_unread_and_last_id(user=user)
+    return True, unread, last_id
 
 
 def _replay_page(user, after: int, limit: int) -> list[tuple[Any, Any]]:

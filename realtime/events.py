@@ -19,6 +19,7 @@ GROUP = "notes"
 NOTE = "notes.note"
 UNREAD = "notes.unread"
 LOGOUT = "notes.logout"
+CREDENTIALS = "notes.credentials"  # a user's credentials changed: re-check their sockets
 PROBE = "notes.probe"  # a process checking that the stream carries its events again
 
 
@@ -33,6 +34,10 @@ def unread_event(*, user_id: int, count: int, origin: str | None = None) -> dict
 
 def logout_event(*, session_key: str) -> dict[str, Any]:
     return {"type": LOGOUT, "session": session_fingerprint(session_key)}
+
+
+def credentials_event(*, user_key: str) -> dict[str, Any]:
+    return {"type": CREDENTIALS, "user": user_key}
 
 
 def probe_event(*, token: str) -> dict[str, Any]:

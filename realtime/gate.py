@@ -1,7 +1,9 @@
 """Who is on the other end of a WebSocket handshake, and may they connect.
 
 Rules (contract, "WebSocket /ws/notes/"):
-- ``Authorization: Bearer <token>``: a valid token is the user; a bad one is refused.
+- ``Authorization: Bearer <token>``: a valid token is the user; a bad (or expired) one is refused.
+- Else ``?ticket=<connect ticket>``: a one-use ticket is the user it was made for
+  (``realtime.credentials``); a used or expired one is closed with ``REVOKED``.
 - Otherwise the Django session cookie decides (anonymous when there is none).
 - An ``Origin`` header must be an allowed origin, scheme and port included (``realtime.origins``).
 - No ``Origin`` at all is only accepted with a valid token: browsers always send
@@ -20,13 +22,16 @@ import logging
 
 from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import WebsocketDenier
-from django.db import DatabaseError
 
-from note.inbox import bearer_token, token_user
-from notes_client.protocol import CloseCode
+from note.inbox import bearer_token
 from realtime import metrics
-from realtime.db import DatabaseBusy, run_in_db_thread
-from realtime.handshake import close_at_handshake
+from realtime.credentials import (
+    handshake_started,
+    handshake_ticket,
+    open_with_ticket,
+    token_scope,
+)
+from realtime.handshake import DATABASE_TROUBLE, close_unchecked
 from realtime.handshake_limits import UserLimits
 from realtime.logs import log_event
 from realtime.origins import OriginCheck
@@ -50,8 +55,12 @@ class WebSocketGate:
 
     async def __call__(self, scope, receive, send):
         # This frame lives as long as the socket: keep only what it needs.
+        scope = handshake_started(scope)
         token, has_origin = _read_headers(scope)
         if token is None:
+            ticket = handshake_ticket(scope)
+            if ticket is not None:
+                return await open_with_ticket(self.inner, scope, receive, send, ticket)
             if not has_origin:
                 metrics.clients_cut_off.labels("no_origin_no_token").inc()
                 log_event(
@@ -60,20 +69,14 @@ class WebSocketGate:
                 return await WebsocketDenier()(scope, receive, send)
             return await self.with_session(scope, receive, send)
         try:
-            user = await run_in_db_thread(token_user)(token) if token else None
-        except (DatabaseBusy, DatabaseError, TimeoutError) as exc:
-            busy = isinstance(exc, DatabaseBusy)
-            metrics.clients_cut_off.labels("database_busy" if busy else "database_error").inc()
-            log_event(log, "ws_auth_unchecked", logging.WARNING, error=repr(exc))
-            code = CloseCode.TRY_AGAIN_LATER if busy else CloseCode.SERVICE_RESTART
-            return await close_at_handshake(
-                receive, send, code, "could not check the token; resume"
-            )
-        if user is None:
+            with_user = await token_scope(scope, token)
+        except DATABASE_TROUBLE as exc:
+            return await close_unchecked(receive, send, exc, "token")
+        if with_user is None:
             metrics.clients_cut_off.labels("bad_token").inc()
             log_event(log, "ws_auth_failed", reason="bad_token", path=scope.get("path"))
             return await WebsocketDenier()(scope, receive, send)
-        scope = dict(scope, user=user, auth_method="token")
+        scope = with_user
         if not has_origin:
             return await self.inner(scope, receive, send)
         return await self.with_token(scope, receive, send)

@@ -17,6 +17,15 @@ delivers them strictly in order and closes any gap from the database:
 
 A socket whose send fails is dropped (closed with 1011, so it resumes) and the
 fan-out goes on: one broken connection never holds back the others' notes.
+
+Revocation (``note.credentials``): when a user's credentials change, the hub
+re-checks that user's sockets and closes those whose credential has ended with
+``REVOKED`` (taking them out of the fan-out first, so nothing more reaches
+them). It hears of a change over the layer at once, and finds it in the
+database on every catch-up too, so a revocation reaches every process with the
+layer down. Before delivering a private note it reads the changes committed
+before that note, so no private note reaches a socket whose credential ended
+before the note committed.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
@@ -54,6 +64,7 @@ class Subscriber(Protocol):
     conn_id: str
     user_id: int | None
     session: str | None
+    credential: inbox.Credential | None
 
     def hub_note(
         self, payload: dict[str, Any], note_frames: frames.NoteFrames
@@ -66,6 +77,10 @@ class Subscriber(Protocol):
 
     def hub_dropped(self, error: BaseException) -> None:
         """The hub let go of this connection after a send to it failed: close it."""
+        ...
+
+    def hub_revoked(self) -> Awaitable[None]:
+        """The credential has ended: from this call on, send nothing more; close with REVOKED."""
         ...
 
 
@@ -83,6 +98,16 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self._subscribed = asyncio.Event()
         self._probes: dict[str, asyncio.Future[None]] = {}
+        # Credential changes already applied (id -> when seen), and when the
+        # newest read of them started: every change committed before then is known.
+        self._changes_seen: dict[int, float] = {}
+        self._changes_read_at = float("-inf")
+        # When the hub last re-checked each user (loop time): a socket whose
+        # handshake began before that re-checks itself once registered.
+        self._rechecked_at: dict[str, float] = {}
+        # Events as the layer brought them, with when: see ``_handle_heard``.
+        self._heard: deque[tuple[dict[str, Any], float]] = deque()
+        self._heard_some = asyncio.Event()
         self.empty = asyncio.Event()  # set while no connection is registered
         self.empty.set()
 
@@ -90,6 +115,7 @@ class Hub:
         self.last_id = await run_in_hub_thread(_last_note_id, within=CATCH_UP_TIMEOUT)
         self._tasks = [
             self.loop.create_task(self._listen(), name="hub-listen"),
+            self.loop.create_task(self._handle_heard(), name="hub-handle"),
             self.loop.create_task(self._watch(), name="hub-watch"),
         ]
 
@@ -144,10 +170,13 @@ class Hub:
 
     # Events.
 
-    async def handle(self, event: dict[str, Any]) -> None:
+    async def handle(self, event: dict[str, Any], *, heard_at: float | None = None) -> None:
+        """Act on one event of the stream; ``heard_at``: the loop time it arrived."""
         kind = event.get("type")
         if kind == events.NOTE:
-            await self._on_note(event["note"])
+            await self._on_note(
+                event["note"], heard_at=self.loop.time() if heard_at is None else heard_at
+            )
             committed_at = event.get("committed_at")
             if committed_at is not None:
                 metrics.delivery_latency.observe(max(0.0, time.time() - committed_at))
@@ -159,6 +188,9 @@ class Hub:
             for conn in tuple(self.connections):
                 if conn.session is not None and conn.session == event["session"]:
                     await self._guarded(conn, conn.hub_close(CloseCode.NORMAL, "logged out"))
+        elif kind == events.CREDENTIALS:
+            async with self._lock:
+                await self._recheck_user(event["user"])
         elif kind == events.PROBE:
             heard = self._probes.get(event.get("token"))
             if heard is not None and not heard.done():
@@ -191,18 +223,24 @@ class Hub:
         async with self._lock:
             await self._catch_up_locked(upto=None)
 
-    async def _on_note(self, payload: dict[str, Any]) -> None:
+    async def check_credentials(self) -> None:
+        """Apply the credential changes committed since the last look (the periodic path)."""
+        async with self._lock:
+            await self._read_credential_changes()
+
+    async def _on_note(self, payload: dict[str, Any], *, heard_at: float) -> None:
         async with self._lock:
             note_id = payload["id"]
             if note_id <= self.last_id:
                 return  # already delivered (by a catch-up, or a duplicate)
             if note_id > self.last_id + 1:
                 await self._catch_up_locked(upto=note_id - 1)
-            await self._deliver(payload)
+            await self._deliver(payload, known_at=heard_at)
             self.last_id = note_id
 
     async def _catch_up_locked(self, *, upto: int | None) -> None:
         while True:
+            read_at = self.loop.time()
             payloads, newest = await run_in_hub_thread(
                 _notes_after, self.last_id, upto, CATCH_UP_PAGE, within=CATCH_UP_TIMEOUT
             )
@@ -218,7 +256,7 @@ class Hub:
                 self.last_id = newest
                 return
             for payload in payloads:
-                await self._deliver(payload)
+                await self._deliver(payload, known_at=read_at)
                 self.last_id = payload["id"]
             metrics.notes_caught_up.inc(len(payloads))
             if len(payloads) < CATCH_UP_PAGE:
@@ -226,11 +264,20 @@ class Hub:
                     self.last_id = max(self.last_id, upto)  # ids not found were deleted
                 return
 
-    async def _deliver(self, payload: dict[str, Any]) -> None:
+    async def _deliver(self, payload: dict[str, Any], *, known_at: float) -> None:
+        """Send one note to its sockets. ``known_at``: a loop time by which the note
+        had committed (when its event arrived, or its catch-up read started)."""
         recipient = payload["recipient_id"]
         targets = tuple(self.connections) if recipient is None else self.user_connections(recipient)
         if not targets:
             return
+        if recipient is not None and self._changes_read_at < known_at:
+            # A revocation committed before this note must win: read the changes
+            # (one indexed query) before the note reaches the recipient's sockets.
+            await self._read_credential_changes()
+            targets = self.user_connections(recipient)
+            if not targets:
+                return
         note_frames = frames.NoteFrames(payload)  # built once per language, shared by all sockets
         # A fan-out to 2,000 sockets is 30-40 ms of CPU on the event loop, and a
         # request that needs the loop meanwhile (Django makes a few trips between
@@ -273,6 +320,67 @@ class Hub:
         log_event(log, "ws_send_failed", logging.WARNING, conn=conn.conn_id, error=repr(error))
         conn.hub_dropped(error)
 
+    async def _read_credential_changes(self) -> None:
+        """Re-check the sockets of every user whose credentials changed since the last read.
+
+        Called with the lock held. A change is applied once per process; one
+        seen twice (over the layer and here) only costs a second re-check.
+        """
+        started = self.loop.time()
+        changes = await run_in_hub_thread(
+            inbox.credential_changes_since, seen=set(self._changes_seen), within=CATCH_UP_TIMEOUT
+        )
+        self._changes_read_at = started
+        forget_before = started - inbox.CHANGES_LOOKBACK.total_seconds() * 2
+        for change_id, seen_at in tuple(self._changes_seen.items()):
+            if seen_at < forget_before:
+                del self._changes_seen[change_id]
+        for user_key, rechecked_at in tuple(self._rechecked_at.items()):
+            if rechecked_at < forget_before:  # no handshake takes that long
+                del self._rechecked_at[user_key]
+        users = []
+        for change_id, user_key in changes:
+            self._changes_seen[change_id] = started
+            if user_key not in users:
+                users.append(user_key)
+        for user_key in users:
+            await self._recheck_user(user_key)
+
+    def rechecked_since(self, user_key: str, moment: float) -> bool:
+        """Has the hub re-checked this user's sockets at or after loop time ``moment``?
+
+        A socket registering now asks, with the time its handshake began: if so,
+        that re-check could not see it, and it must check its credential itself.
+        """
+        return self._rechecked_at.get(user_key, float("-inf")) >= moment
+
+    async def _recheck_user(self, user_key: str) -> None:
+        """Close the user's sockets here whose credential no longer holds (lock held)."""
+        self._rechecked_at[user_key] = self.loop.time()
+        conns = [c for c in self._connections_of_key(user_key) if c.credential is not None]
+        if not conns:
+            return
+        valid = await run_in_hub_thread(
+            inbox.credentials_still_valid, [c.credential for c in conns], within=CATCH_UP_TIMEOUT
+        )
+        for conn, ok in zip(conns, valid, strict=True):
+            if not ok:
+                self.remove(conn)  # out of the fan-out before anything else can reach it
+                metrics.clients_cut_off.labels("credentials_revoked").inc()
+                await self._guarded(conn, conn.hub_revoked())
+
+    def _connections_of_key(self, user_key: str) -> tuple[Subscriber, ...]:
+        """The sockets of the user whose primary key reads ``user_key`` (an int, a UUID, text)."""
+        found = self.user_connections(user_key)
+        if not found and user_key.lstrip("-").isdigit():
+            found = self.user_connections(int(user_key))
+        if not found:
+            try:
+                found = self.user_connections(uuid.UUID(user_key))
+            except ValueError:
+                pass
+        return found
+
     async def close_all(self, code: int, reason: str, *, forget: bool = False) -> None:
         """Close every registered socket; with ``forget``, also stop counting them.
 
@@ -302,6 +410,8 @@ class Hub:
                     self._subscribed.set()
                     log_event(log, "hub_subscribed", channel=channel)
                 event = await layer.receive(channel)
+                self._heard.append((event, self.loop.time()))
+                self._heard_some.set()
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
@@ -315,8 +425,23 @@ class Hub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
+
+    async def _handle_heard(self) -> None:
+        """Handle what ``_listen`` heard, in order.
+
+        Two tasks, so that the time an event arrived is taken while the hub is
+        still busy with earlier ones: a burst of private notes that arrived
+        during one read of the credential changes is covered by the next read,
+        instead of costing one read per note (bench/revocation.py).
+        """
+        while True:
+            if not self._heard:
+                self._heard_some.clear()
+                await self._heard_some.wait()
+                continue
+            event, heard_at = self._heard.popleft()
             try:
-                await self.handle(event)
+                await self.handle(event, heard_at=heard_at)
             except Exception:
                 log.exception("hub_event_failed type=%r", event.get("type"))
 
@@ -326,6 +451,7 @@ class Hub:
             await asyncio.sleep(conf.CATCH_UP_SECONDS)
             try:
                 await self.catch_up()
+                await self.check_credentials()
                 failures = 0
             except Exception as exc:
                 failures += 1

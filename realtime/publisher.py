@@ -198,3 +198,7 @@ def publish_unread(*, user_id: int, count: int, origin: str | None = None) -> No
 
 def publish_logout(*, session_key: str) -> None:
     publisher.submit(events.logout_event(session_key=session_key))
+
+
+def publish_credentials_changed(*, user_key: str) -> None:
+    publisher.submit(events.credentials_event(user_key=user_key))

@@ -1,4 +1,5 @@
-"""What ``realtime`` listens to: the inbox's after-commit signals, and logouts.
+"""What ``realtime`` listens to: the inbox's after-commit signals (notes, read
+state, credential changes), and logouts.
 
 Connected in ``RealtimeConfig.ready``. Each receiver only queues an event
 for the channel layer (``realtime.publisher``) and returns: the sender's
@@ -12,7 +13,12 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_out
 
 from note import inbox
-from realtime.publisher import publish_logout, publish_notes, publish_unread
+from realtime.publisher import (
+    publish_credentials_changed,
+    publish_logout,
+    publish_notes,
+    publish_unread,
+)
 
 
 def on_notes_committed(sender: Any, *, notes, **kwargs: Any) -> None:
@@ -35,7 +41,17 @@ def on_logged_out(sender: Any, request=None, user=None, **kwargs: Any) -> None:
         publish_logout(session_key=session.session_key)
 
 
+def on_credentials_changed(sender: Any, *, user_key: str, **kwargs: Any) -> None:
+    """A token ended, a password or ``is_active`` changed, a user was deleted or logged
+    out everywhere: every process re-checks that user's sockets (``Hub``). With the
+    layer down, each process finds the change in the database on its catch-up."""
+    publish_credentials_changed(user_key=user_key)
+
+
 def connect() -> None:
     inbox.notes_committed.connect(on_notes_committed, dispatch_uid="realtime.notes_committed")
     inbox.unread_changed.connect(on_unread_changed, dispatch_uid="realtime.unread_changed")
     user_logged_out.connect(on_logged_out, dispatch_uid="realtime.logout")
+    inbox.credentials_changed.connect(
+        on_credentials_changed, dispatch_uid="realtime.credentials_changed"
+    )

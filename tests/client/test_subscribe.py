@@ -57,6 +57,24 @@ async def test_a_refused_token_raises_token_refused_at_once(server):
                 pass
 
 
+async def test_a_token_revoked_while_connected_raises_token_refused_instead_of_retrying(server):
+    from note.models import ApiToken
+
+    user, token = await adb(make_user_with_token, "revoked")
+    received = []
+
+    async def listen():
+        async for note in subscribe(server.ws_url, token=token, after=0):
+            received.append(note)
+
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(0.5)  # connected (or connecting): the revocation must end it either way
+    await adb(lambda: ApiToken.objects.filter(user=user).delete())
+    with pytest.raises(TokenRefused, match=r"ended this token's access|refused the token"):
+        async with asyncio.timeout(20):
+            await listening
+
+
 async def test_no_server_raises_server_unreachable_after_the_given_attempts():
     url = f"ws://127.0.0.1:{free_port()}/ws/notes/"
     with pytest.raises(ServerUnreachable, match=r"connection refused \(2 attempts\)"):

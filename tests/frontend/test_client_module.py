@@ -171,3 +171,41 @@ def test_a_rate_limited_close_waits_at_least_the_seconds_it_names(server, open_p
         MODULE,
     )
     assert len(waits) == 1 and 3000 <= waits[0] <= 3500  # 3 s, plus the first back-off's jitter
+
+
+def test_an_app_with_a_ticket_function_fetches_a_fresh_ticket_for_every_connection(
+    server, open_page
+):
+    bob, token = make_poster("ticketbob")
+    page = open_page(server, path="/accounts/login/")
+    wait_live(page)
+    page.evaluate(
+        """async ([module, token]) => {
+            const { NotesClient } = await import(module);
+            window.tickets = [];
+            window.hellos = [];
+            const client = new NotesClient({
+                storage: null,
+                ticket: async () => {
+                    const answer = await fetch("/api/notes/ticket/", {
+                        method: "POST",
+                        headers: { Authorization: `Bearer ${token}` },
+                    });
+                    const { ticket } = await answer.json();
+                    window.tickets.push(ticket);
+                    return ticket;
+                },
+            });
+            client.addEventListener("hello", ({ detail }) => window.hellos.push(detail.user));
+            client.start();
+            window.client = client;
+        }""",
+        [MODULE, token],
+    )
+    page.wait_for_function("() => window.client.state === 'connected'")
+    page.evaluate("window.client.stop(); window.client.start()")
+    page.wait_for_function("() => window.hellos.length === 2")
+
+    assert page.evaluate("window.hellos") == [bob.username, bob.username]
+    tickets = page.evaluate("window.tickets")
+    assert len(tickets) == 2 and tickets[0] != tickets[1]

@@ -12,7 +12,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.frontend.conftest import log_in, make_poster, screenshot, wait_live
+from note.credentials import credentials_end_all
+from tests.frontend.conftest import log_in, make_poster, orm, screenshot, wait_live
 from tests.support.http import post_news
 
 pytestmark = pytest.mark.timeout(60)
@@ -216,6 +217,21 @@ def test_logging_out_in_one_tab_turns_the_other_tab_anonymous(server, open_page,
     expect(tab2.locator("#notes-bell")).to_have_count(0)
     expect(tab2.get_by_role("navigation").get_by_role("link", name="Log in")).to_be_visible()
     wait_live(tab2)
+
+
+def test_logged_out_everywhere_an_open_page_turns_anonymous(server, open_page, users):
+    alice = users("alice")
+    page = open_page(server)
+    log_in(page, alice.username)
+    wait_live(page)
+    expect(page.locator("#notes-bell")).to_be_visible()
+
+    orm(credentials_end_all, user=alice)
+
+    # The socket is closed with 4401; the client stops and the page reloads as nobody.
+    expect(page.locator("#notes-bell")).to_have_count(0)
+    expect(page.get_by_role("navigation").get_by_role("link", name="Log in")).to_be_visible()
+    wait_live(page)
 
 
 def test_anonymous_visitors_get_toasts_but_no_bell(server, open_page, poster):

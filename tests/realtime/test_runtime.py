@@ -27,5 +27,6 @@ async def test_lifespan_starts_the_runtime_and_stops_it():
 
 async def test_a_runtime_used_as_a_context_manager_stops_accepting_at_exit():
     async with Runtime() as runtime:
-        assert runtime.accepting and len(runtime.hub._tasks) == 2
+        # listening to the layer, handling what it heard, the periodic catch-up
+        assert runtime.accepting and len(runtime.hub._tasks) == 3
     assert not runtime.accepting and runtime.hub._tasks == []

@@ -177,6 +177,11 @@ async def subscribe(
 
         if failure is None and code == CloseCode.NOT_FOUND:
             raise BadURL(f"no notes endpoint at {url}; it usually ends in /ws/notes/")
+        if failure is None and code == CloseCode.REVOKED:
+            raise TokenRefused(
+                f"the server ended this token's access ({reason or code}); "
+                "get a new one with: python manage.py issue_token USER"
+            )
         if failure is None and code == CloseCode.BAD_REQUEST:
             raise ClientError(f"the server refused the request: {reason or code}")
         failures += 1

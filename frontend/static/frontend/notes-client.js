@@ -34,6 +34,8 @@ export function backoffDelay(attempt, { base = 500, cap = 30_000 } = {}) {
  * - "synced" {last_id}: the replay after a (re)connect is complete.
  * - "unread" {count}: the user's unread count changed (a read in any tab).
  * - "error"  the server's error frame (code, message).
+ * - "revoked" {code}: the server ended this login's access (CloseCode.REVOKED);
+ *   the client has stopped and does not retry. Log in again, then start().
  */
 export class NotesClient extends EventTarget {
   #url;
@@ -49,6 +51,8 @@ export class NotesClient extends EventTarget {
   #retryTimer = null;
   #pingTimer = null;
   #pongTimer = null;
+  #ticket;
+  #attemptSerial = 0; // tells a ticket that arrives late from the attempt it was for
   // The network came back, or a phone woke the page: don't sit out the back-off.
   #onOnline = () => this.reconnectNow();
   #onVisible = () => {
@@ -61,9 +65,11 @@ export class NotesClient extends EventTarget {
     storageKey = "notes-client:last-id",
     backoff = { base: 500, cap: 30_000 },
     pingSeconds = 25,
+    ticket = null,
   } = {}) {
     super();
     this.#url = url;
+    this.#ticket = ticket;
     this.#storage = storage;
     this.#storageKey = storageKey;
     this.#backoff = backoff;
@@ -80,12 +86,13 @@ export class NotesClient extends EventTarget {
     return this.#lastId;
   }
 
-  /** The URL of the next attempt: where the resume point goes. */
-  url() {
+  /** The URL of the next attempt: where the resume point (and a connect ticket) goes. */
+  url(ticket = null) {
     const url = new URL(this.#url, globalThis.location?.href);
     url.protocol = url.protocol === "https:" || url.protocol === "wss:" ? "wss:" : "ws:";
     if (this.#lastId !== null) url.searchParams.set("after", String(this.#lastId));
     else url.searchParams.delete("after");
+    if (ticket !== null) url.searchParams.set("ticket", ticket);
     return url.href;
   }
 
@@ -99,6 +106,7 @@ export class NotesClient extends EventTarget {
 
   stop() {
     this.#running = false;
+    this.#attemptSerial++; // a ticket still on its way opens nothing
     globalThis.removeEventListener?.("online", this.#onOnline);
     globalThis.document?.removeEventListener("visibilitychange", this.#onVisible);
     clearTimeout(this.#retryTimer);
@@ -136,9 +144,31 @@ export class NotesClient extends EventTarget {
     this.#emit("state", { state, previous, retryIn });
   }
 
+  // An app not served by Django passes `ticket`: a function that returns (a
+  // promise of) a fresh connect ticket, fetched for every attempt since a
+  // ticket opens one socket once. A failed fetch is a failed attempt.
   #connect() {
     this.#setState(CONNECTING);
-    const socket = new WebSocket(this.url());
+    if (this.#ticket === null) {
+      this.#open(this.url());
+      return;
+    }
+    const serial = ++this.#attemptSerial;
+    const current = () => this.#running && serial === this.#attemptSerial && !this.#socket;
+    Promise.resolve()
+      .then(() => this.#ticket())
+      .then(
+        (ticket) => {
+          if (current()) this.#open(this.url(String(ticket)));
+        },
+        () => {
+          if (current()) this.#retryLater();
+        },
+      );
+  }
+
+  #open(url) {
+    const socket = new WebSocket(url);
     this.#socket = socket;
     socket.onopen = () => {
       if (socket === this.#socket) this.#heartbeat();
@@ -161,13 +191,22 @@ export class NotesClient extends EventTarget {
     clearTimeout(this.#pingTimer);
     clearTimeout(this.#pongTimer);
     if (code === CloseCode.BAD_REQUEST) this.#saveLastId(null); // it refused our resume point
+    if (code === CloseCode.REVOKED) {
+      // Our login ended (revoked, expired, another tab's logout): the same
+      // cookie or ticket would only be refused again. Stop until start().
+      this.#running = false;
+      this.#emit("revoked", { code });
+    }
     if (!this.#running) {
       this.#setState(DISCONNECTED);
       return;
     }
-    let delay = backoffDelay(this.#attempt++, this.#backoff);
     // A limit refused us: never straight back, at least the seconds it asked for.
-    if (code === CloseCode.RATE_LIMITED) delay += 1000 * (retryAfter(reason) ?? 1);
+    this.#retryLater(code === CloseCode.RATE_LIMITED ? 1000 * (retryAfter(reason) ?? 1) : 0);
+  }
+
+  #retryLater(atLeastMs = 0) {
+    const delay = backoffDelay(this.#attempt++, this.#backoff) + atLeastMs;
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
     this.#setState(DISCONNECTED, delay);
   }

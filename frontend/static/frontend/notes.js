@@ -104,4 +104,10 @@ function sessionChanged() {
   window.location.reload();
 }
 
+// The server ended this login's access (close code 4401: logged out
+// everywhere, a password change, a deactivation). The client has stopped;
+// the page shows itself afresh, as whoever its cookie now says (the tab that
+// changed its password stays logged in under its new session).
+client.addEventListener("revoked", sessionChanged);
+
 client.start();

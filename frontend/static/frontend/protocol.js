@@ -18,6 +18,7 @@ export const CloseCode = Object.freeze({
   SERVICE_RESTART: 1012, // the server could not keep the client up to date: resume
   TRY_AGAIN_LATER: 1013, // the client fell behind (or read a replay too slowly): resume later
   BAD_REQUEST: 4400, // the handshake's request was bad; an error frame says why
+  REVOKED: 4401, // the credential ended (revoked, expired, ticket used): don't retry with it
   NOT_FOUND: 4404, // no WebSocket endpoint at this path
   RATE_LIMITED: 4429, // a limit refused the handshake: wait the reason's seconds, then back off
 });
