@@ -22,6 +22,7 @@ from note.models import Note, NoteRead, NoteReadState, NoteSequence
 from note.selectors import note_join_baseline, note_unread_count, note_visible_q
 from note.serializers import note_wire_size
 from note.signals import notes_committed, unread_changed
+from note.stamping import note_stamp_after_commit, note_tickets, stamps_after_commit
 
 TITLE_MAX = Note._meta.get_field("title").max_length
 URL_MAX = Note._meta.get_field("url").max_length
@@ -54,9 +55,14 @@ def note_create(
     """Store one public note (``recipients=None``) or one note per recipient
     (see :func:`recipient_ids` for what ``recipients`` may be).
 
-    Ids come from :class:`~note.models.NoteSequence` inside this transaction
-    (commit order, no holes). The notes are handed to the channel layer only
-    after the outermost transaction commits; a rollback sends nothing.
+    Ids are dense and follow commit order (:mod:`note.stamping`). On
+    PostgreSQL and MariaDB the notes are written pending, under negative
+    tickets, and take their ids in a short transaction after the outermost
+    transaction commits: ``Note.id`` is final once that has happened (in
+    this process; a note stamped by another process keeps its ticket here).
+    Elsewhere the ids are taken inside this transaction, and every other
+    sender waits for it. Either way the notes are handed to the channel layer
+    only after they have their ids and are committed; a rollback sends nothing.
 
     Inside a caller's transaction this is a savepoint, so a caller that
     catches a failure here (``notify.send_robust``) keeps its own writes.
@@ -69,12 +75,18 @@ def note_create(
     targets = [None] if recipients is None else recipient_ids(recipients)
     if not targets:
         return []
-    with transaction.atomic(savepoint=savepoint):
-        first_id = _reserve_ids(len(targets))
-        now = timezone.now()  # taken under the sequence lock, so it follows id order too
+    alias = router.db_for_write(Note)
+    at_commit = stamps_after_commit(connections[alias])
+    with transaction.atomic(using=alias, savepoint=savepoint):
+        if at_commit:
+            ids = note_tickets(count=len(targets), connection=connections[alias])
+        else:
+            first_id = _reserve_ids(len(targets))
+            ids = range(first_id, first_id + len(targets))
+        now = timezone.now()  # (where ids are taken here, under the sequence lock: id order)
         notes = [
             Note(
-                id=first_id + i,
+                id=note_id,
                 kind=kind[:KIND_MAX],
                 actor=actor if actor is not None and actor.pk else None,
                 recipient_id=recipient,
@@ -85,11 +97,16 @@ def note_create(
                 url=(url or "")[:URL_MAX],
                 created=now,
             )
-            for i, recipient in enumerate(targets)
+            for note_id, recipient in zip(ids, targets)
         ]
         _check_size(notes[0])
-        Note.objects.bulk_create(notes)
-        transaction.on_commit(partial(notes_committed.send, sender=Note, notes=notes))
+        Note.objects.using(alias).bulk_create(notes)
+        if not at_commit:
+            transaction.on_commit(
+                partial(notes_committed.send, sender=Note, notes=notes), using=alias
+            )
+    if at_commit:
+        note_stamp_after_commit(notes, using=alias)
     return notes
 
 
@@ -195,7 +212,7 @@ def _reserve_with_last_insert_id(cursor, table: str, pk: str, last: str, count: 
 
 def _create_sequence_row() -> None:
     """The migration creates the row; a flushed test database may have lost it."""
-    start = Note.objects.aggregate(m=Max("id"))["m"] or 0
+    start = Note.objects.filter(id__gt=0).aggregate(m=Max("id"))["m"] or 0
     _insert_unless_present(NoteSequence(pk=1, last_id=start))
 
 
