@@ -97,7 +97,7 @@ def note_create(
                 url=(url or "")[:URL_MAX],
                 created=now,
             )
-            for note_id, recipient in zip(ids, targets)
+            for note_id, recipient in zip(ids, targets, strict=True)
         ]
         _check_size(notes[0])
         Note.objects.using(alias).bulk_create(notes)

@@ -168,7 +168,9 @@ def _stamp_page(alias: str) -> list[Note]:
         _renumber(connection, runs, now)
         NoteSequence.objects.using(alias).filter(pk=1).update(last_id=last_id + len(pending))
         tickets = [note.id for note in pending]
-        for note, new_id in zip(pending, range(last_id + 1, last_id + 1 + len(pending))):
+        for note, new_id in zip(
+            pending, range(last_id + 1, last_id + 1 + len(pending)), strict=True
+        ):
             note.id, note.created = new_id, now
         transaction.on_commit(
             partial(notes_committed.send, sender=Note, notes=pending), using=alias
@@ -176,7 +178,7 @@ def _stamp_page(alias: str) -> list[Note]:
     # Committed (or, in a test case's transaction, released): the senders'
     # objects in this process learn their ids.
     with _waiting_lock:
-        for ticket, note in zip(tickets, pending):
+        for ticket, note in zip(tickets, pending, strict=True):
             waiting = _waiting.pop(ticket, None)
             if waiting is not None:
                 waiting.id, waiting.created = note.id, note.created
