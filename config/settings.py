@@ -280,6 +280,7 @@ NOTES_DB_TIMEOUT_SECONDS = _env_number("WS_DB_TIMEOUT_SECONDS", float, 5.0)
 NOTES_REPLAYS_AT_ONCE = _env_number("WS_REPLAYS_AT_ONCE", int, 4)
 NOTES_ANONYMOUS_REPLAY_NOTES = _env_number("WS_ANONYMOUS_REPLAY_NOTES", int, 100)
 NOTES_CATCH_UP_SECONDS = _env_number("NOTES_CATCH_UP_SECONDS", float, 1.0)
+NOTES_STAMP_SWEEP_SECONDS = _env_number("NOTES_STAMP_SWEEP_SECONDS", float, 2.0)
 # /metrics: not public; in development the machine itself may read it.
 NOTES_METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 NOTES_METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"] if DEBUG else [])

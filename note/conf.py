@@ -14,6 +14,10 @@ DEFAULTS: dict[str, Any] = {
     # The largest note that may be created, in UTF-8 bytes of its JSON, so that
     # its frame stays under the 64 KiB every client may rely on.
     "NOTES_MAX_NOTE_BYTES": 60 * 1024,
+    # How long a note may stay pending (committed, not yet given its id:
+    # note.stamping) before a sweep stamps it. Its sender stamps it at once;
+    # this covers a sender that died between its commit and its stamp.
+    "NOTES_STAMP_SWEEP_SECONDS": 2.0,
 }
 
 

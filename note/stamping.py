@@ -37,6 +37,7 @@ from functools import partial
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from note import conf
 from note.models import Note, NoteSequence
 from note.signals import notes_committed
 
@@ -135,6 +136,16 @@ def note_stamp_pending(*, using: str | None = None, older_than: float | None = N
         stamped.extend(page)
         if len(page) < STAMP_PAGE:
             return stamped
+
+
+def note_sweep_pending(*, using: str | None = None) -> list[Note]:
+    """Stamp what has been pending longer than ``NOTES_STAMP_SWEEP_SECONDS``.
+
+    Called by every server process's hub on each catch-up tick, and by
+    ``manage.py stamp_pending_notes``: a sender that died between its commit
+    and its stamp loses nothing, its notes arrive a sweep later.
+    """
+    return note_stamp_pending(using=using, older_than=conf.STAMP_SWEEP_SECONDS)
 
 
 def note_pending_count(*, using: str | None = None) -> int:

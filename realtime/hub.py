@@ -11,6 +11,8 @@ delivers them strictly in order and closes any gap from the database:
 - every ``NOTES_CATCH_UP_SECONDS``: anything newer in the database than the
   last id seen is read (this covers a Redis restart, the pub/sub layer losing
   what was published while it reconnected, and at-most-once drops);
+- on the same tick, notes left pending by a sender that died between its
+  commit and its stamp are stamped and published (``inbox.note_sweep_pending``);
 - if the database cannot be read three times in a row (refused, or no answer
   within ``CATCH_UP_TIMEOUT``), every connection is closed with 1012 so that
   clients resume rather than silently miss notes.
@@ -42,6 +44,8 @@ CATCH_UP_FAILURES_BEFORE_RESTART = 3
 # The catch-up reads one index entry: a database that takes longer than this
 # is hanging, and counts as a failure like a refused connection.
 CATCH_UP_TIMEOUT = 2.0
+# A sweep numbers up to a page of pending notes (note.stamping.STAMP_PAGE).
+SWEEP_TIMEOUT = 10.0
 # How long a fan-out may hold the event loop before it lets other ready work
 # run, and how many sockets it serves between looks at the clock (see ``Hub._deliver``).
 FAN_OUT_SLICE_SECONDS = 0.0005
@@ -313,6 +317,7 @@ class Hub:
         failures = 0
         while True:
             await asyncio.sleep(conf.CATCH_UP_SECONDS)
+            await self._sweep()
             try:
                 await self.catch_up()
                 failures = 0
@@ -324,6 +329,20 @@ class Hub:
                 if failures >= CATCH_UP_FAILURES_BEFORE_RESTART:
                     await self.close_all(CloseCode.SERVICE_RESTART, "catching up failed; resume")
                     failures = 0
+
+    async def _sweep(self) -> None:
+        """Stamp notes whose sender died between its commit and its stamp (issue 14).
+
+        Every process sweeps; the stamp's lock makes each note stamped and
+        sent once, by whichever process got there first.
+        """
+        try:
+            stamped = await run_in_hub_thread(inbox.note_sweep_pending, within=SWEEP_TIMEOUT)
+        except Exception as exc:
+            log_event(log, "stamp_sweep_failed", logging.WARNING, error=repr(exc))
+            return
+        if stamped:
+            log_event(log, "stamp_swept", logging.WARNING, notes=len(stamped))
 
 
 def _last_note_id() -> int:
