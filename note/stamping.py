@@ -162,38 +162,76 @@ def _stamp_page(alias: str) -> list[Note]:
     stamp took the lock is numbered here or by an earlier stamp, never by a
     later one. A sender still open holds no lock that this waits for: its
     notes are invisible to the read and outside the ranges updated.
+
+    On PostgreSQL the whole transaction is one statement, the function of
+    migration 0006 (:func:`_stamp_in_function`); elsewhere it is four
+    (:func:`_stamp_in_python`). Either way the notes are read back in full,
+    for delivery, after the lock is gone.
     """
     connection = connections[alias]
-    with transaction.atomic(using=alias):
-        last_id = _lock_sequence(alias)
-        pending = list(
-            Note.objects.using(alias)
-            .filter(id__lt=0)
-            .select_related("actor")
-            .order_by("-id")[:STAMP_PAGE]
-        )
-        if not pending:
-            return []
-        now = timezone.now()
-        runs = _runs([note.id for note in pending], first_id=last_id + 1)
-        _renumber(connection, runs, now)
-        NoteSequence.objects.using(alias).filter(pk=1).update(last_id=last_id + len(pending))
-        tickets = [note.id for note in pending]
-        for note, new_id in zip(
-            pending, range(last_id + 1, last_id + 1 + len(pending)), strict=True
-        ):
-            note.id, note.created = new_id, now
-        transaction.on_commit(
-            partial(notes_committed.send, sender=Note, notes=pending), using=alias
-        )
+    in_function = has_stamp_function(connection)
+    if in_function and not connection.in_atomic_block:
+        # One statement in autocommit: its own transaction, the lock gone when it answers.
+        moved = _stamp_in_function(alias, timezone.now())
+    else:
+        stamp = _stamp_in_function if in_function else _stamp_in_python
+        with transaction.atomic(using=alias):
+            moved = stamp(alias, timezone.now())
+    if not moved:
+        return []
+    notes = list(
+        Note.objects.using(alias)
+        .filter(id__gte=moved[0][1], id__lte=moved[-1][1])
+        .select_related("actor")
+        .order_by("id")
+    )
+    # Outside a transaction this sends now; inside one (a test case's) at its commit.
+    transaction.on_commit(partial(notes_committed.send, sender=Note, notes=notes), using=alias)
     # Committed (or, in a test case's transaction, released): the senders'
     # objects in this process learn their ids.
+    by_id = {note.id: note for note in notes}
     with _waiting_lock:
-        for ticket, note in zip(tickets, pending, strict=True):
+        for ticket, note_id in moved:
             waiting = _waiting.pop(ticket, None)
-            if waiting is not None:
-                waiting.id, waiting.created = note.id, note.created
-    return pending
+            if waiting is not None and note_id in by_id:
+                waiting.id, waiting.created = note_id, by_id[note_id].created
+    return notes
+
+
+def has_stamp_function(connection) -> bool:
+    """Whether the stamp is the database function of migration 0006 (PostgreSQL)."""
+    return connection.vendor == "postgresql"
+
+
+def _stamp_in_function(alias: str, now) -> list[tuple[int, int]]:
+    """PostgreSQL: ``(ticket, id)`` of each note the function stamped, in id order."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM note_stamp_pending(%s, %s)", [STAMP_PAGE, now])
+        moved = cursor.fetchall()
+    if not moved and not NoteSequence.objects.using(alias).filter(pk=1).exists():
+        from note.services import _create_sequence_row
+
+        _create_sequence_row()
+        return _stamp_in_function(alias, now)
+    return [(ticket, note_id) for ticket, note_id in moved]
+
+
+def _stamp_in_python(alias: str, now) -> list[tuple[int, int]]:
+    """Any database: lock, read the tickets, renumber them, move the sequence."""
+    connection = connections[alias]
+    last_id = _lock_sequence(alias)
+    tickets = list(
+        Note.objects.using(alias)
+        .filter(id__lt=0)
+        .order_by("-id")
+        .values_list("id", flat=True)[:STAMP_PAGE]
+    )
+    if not tickets:
+        return []
+    _renumber(connection, _runs(tickets, first_id=last_id + 1), now)
+    NoteSequence.objects.using(alias).filter(pk=1).update(last_id=last_id + len(tickets))
+    return list(zip(tickets, range(last_id + 1, last_id + 1 + len(tickets)), strict=True))
 
 
 def _lock_sequence(alias: str) -> int:

@@ -63,8 +63,18 @@ def test_publishing_news_writes_two_rows_and_takes_no_lock_until_commit(
             callback()
     if stamped_later:
         statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-        # Lock the sequence row, read what is pending, number it, move the sequence.
-        assert statements == ["SAVEPOINT", "SELECT", "SELECT", "UPDATE", "UPDATE", "RELEASE"]
+        if connection.vendor == "postgresql":
+            # The stamp is one function call (migration 0006), then the notes are read
+            # back for delivery, the lock already gone. Outside a test's transaction
+            # the call is its own transaction: no SAVEPOINT or RELEASE.
+            assert statements == ["SAVEPOINT", "SELECT", "RELEASE", "SELECT"], statements
+        else:
+            # Lock the sequence row, read the tickets, number them, move the sequence;
+            # then the notes are read back for delivery.
+            assert statements == [
+                *("SAVEPOINT", "SELECT", "SELECT", "UPDATE", "UPDATE", "RELEASE"),
+                "SELECT",
+            ], statements
     note = Note.objects.get()
     assert note.title == "alice posted news: Cheap"
     assert note.id == NoteSequence.objects.get(pk=1).last_id > 0
