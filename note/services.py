@@ -76,38 +76,70 @@ def note_create(
     if not targets:
         return []
     alias = router.db_for_write(Note)
-    at_commit = stamps_after_commit(connections[alias])
-    with transaction.atomic(using=alias, savepoint=savepoint):
-        if at_commit:
-            ids = note_tickets(count=len(targets), connection=connections[alias])
-        else:
+    connection = connections[alias]
+    fields = {
+        "kind": kind[:KIND_MAX],
+        "actor": actor if actor is not None and actor.pk else None,
+        "title": _clip(title, TITLE_MAX),
+        "title_template": title_template,
+        "title_params": title_params or {},
+        "content": content or "",
+        "url": (url or "")[:URL_MAX],
+    }
+    if not stamps_after_commit(connection):
+        with transaction.atomic(using=alias, savepoint=savepoint):
             first_id = _reserve_ids(len(targets))
-            ids = range(first_id, first_id + len(targets))
-        now = timezone.now()  # (where ids are taken here, under the sequence lock: id order)
-        notes = [
-            Note(
-                id=note_id,
-                kind=kind[:KIND_MAX],
-                actor=actor if actor is not None and actor.pk else None,
-                recipient_id=recipient,
-                title=_clip(title, TITLE_MAX),
-                title_template=title_template,
-                title_params=title_params or {},
-                content=content or "",
-                url=(url or "")[:URL_MAX],
-                created=now,
-            )
-            for note_id, recipient in zip(ids, targets, strict=True)
-        ]
-        _check_size(notes[0])
-        Note.objects.using(alias).bulk_create(notes)
-        if not at_commit:
+            # Taken under the sequence lock, so it follows id order too.
+            notes = _notes(range(first_id, first_id + len(targets)), targets, fields)
+            Note.objects.using(alias).bulk_create(notes)
             transaction.on_commit(
                 partial(notes_committed.send, sender=Note, notes=notes), using=alias
             )
-    if at_commit:
-        note_stamp_after_commit(notes, using=alias)
+        return notes
+    if not connection.in_atomic_block and len(targets) <= ONE_INSERT:
+        # Autocommit: one INSERT is a transaction of its own, and BEGIN and
+        # COMMIT would be two more round trips for every note.
+        notes = _notes(note_tickets(count=len(targets), connection=connection), targets, fields)
+        _insert(connection, notes)
+    else:
+        with transaction.atomic(using=alias, savepoint=savepoint):
+            tickets = note_tickets(count=len(targets), connection=connection)
+            notes = _notes(tickets, targets, fields)
+            Note.objects.using(alias).bulk_create(notes)
+    note_stamp_after_commit(notes, using=alias)
     return notes
+
+
+# The most notes written with one INSERT outside a transaction (a few
+# hundred kilobytes of statement); more take a transaction and bulk_create.
+ONE_INSERT = 500
+
+
+def _notes(ids: Iterable[int], targets: list[int | None], fields: dict) -> list[Note]:
+    """The rows of one call, checked for size (they differ only in recipient and id)."""
+    now = timezone.now()
+    notes = [
+        Note(id=note_id, recipient_id=recipient, created=now, **fields)
+        for note_id, recipient in zip(ids, targets, strict=True)
+    ]
+    _check_size(notes[0])
+    return notes
+
+
+def _insert(connection, notes: list[Note]) -> None:
+    """One multi-row INSERT (what ``bulk_create`` sends, without its transaction)."""
+    quote, meta = connection.ops.quote_name, Note._meta
+    columns = meta.concrete_fields
+    row = f"({', '.join(['%s'] * len(columns))})"
+    values = [
+        f.get_db_prep_save(getattr(note, f.attname), connection) for note in notes for f in columns
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)})"
+            f" VALUES {', '.join([row] * len(notes))}",
+            values,
+        )
 
 
 class MarkReadResult(NamedTuple):

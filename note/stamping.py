@@ -170,31 +170,33 @@ def _stamp_page(alias: str) -> list[Note]:
     """
     connection = connections[alias]
     in_function = has_stamp_function(connection)
+    now = timezone.now()
     if in_function and not connection.in_atomic_block:
         # One statement in autocommit: its own transaction, the lock gone when it answers.
-        moved = _stamp_in_function(alias, timezone.now())
+        moved = _stamp_in_function(alias, now)
     else:
         stamp = _stamp_in_function if in_function else _stamp_in_python
         with transaction.atomic(using=alias):
-            moved = stamp(alias, timezone.now())
+            moved = stamp(alias, now)
     if not moved:
         return []
-    notes = list(
-        Note.objects.using(alias)
-        .filter(id__gte=moved[0][1], id__lte=moved[-1][1])
-        .select_related("actor")
-        .order_by("id")
-    )
+    # Committed (or, in a test case's transaction, released). The senders'
+    # objects in this process learn their ids and are delivered as they are;
+    # only other senders' notes are read back, after the lock is gone.
+    with _waiting_lock:
+        here = {ticket: _waiting.pop(ticket, None) for ticket, _ in moved}
+    by_id: dict[int, Note] = {}
+    for ticket, note_id in moved:
+        if (note := here[ticket]) is not None:
+            note.id, note.created = note_id, now
+            by_id[note_id] = note
+    others = [note_id for _, note_id in moved if note_id not in by_id]
+    if others:
+        read = Note.objects.using(alias).select_related("actor")
+        by_id.update((n.id, n) for n in read.filter(id__gte=others[0], id__lte=others[-1]))
+    notes = [by_id[note_id] for _, note_id in moved if note_id in by_id]
     # Outside a transaction this sends now; inside one (a test case's) at its commit.
     transaction.on_commit(partial(notes_committed.send, sender=Note, notes=notes), using=alias)
-    # Committed (or, in a test case's transaction, released): the senders'
-    # objects in this process learn their ids.
-    by_id = {note.id: note for note in notes}
-    with _waiting_lock:
-        for ticket, note_id in moved:
-            waiting = _waiting.pop(ticket, None)
-            if waiting is not None and note_id in by_id:
-                waiting.id, waiting.created = note_id, by_id[note_id].created
     return notes
 
 
