@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write writes.json and writes.md into DIR")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    seconds = 2.0 if args.quick else 8.0
+    seconds = plan.write_seconds
     from bench import report
 
     with Bench(plan, ["ours"]) as bench:
