@@ -211,7 +211,7 @@ def _stamp_in_function(alias: str, now) -> list[tuple[int, int]]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM note_stamp_pending(%s, %s)", [STAMP_PAGE, now])
         moved = cursor.fetchall()
-    if not moved and not NoteSequence.objects.using(alias).filter(pk=1).exists():
+    if moved == [(None, None)]:  # no sequence row
         from note.services import _create_sequence_row
 
         _create_sequence_row()

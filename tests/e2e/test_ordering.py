@@ -238,11 +238,16 @@ SENDER = textwrap.dedent(
     if sys.argv[1] == "after-commit":
         stamping._stamp_robustly = killed_here
     else:  # inside the stamp: notes numbered, the sequence locked, nothing committed
-        renumber = stamping._renumber
-        def renumber_then_die(*args, **kwargs):
-            renumber(*args, **kwargs)
-            killed_here()
-        stamping._renumber = renumber_then_die
+        from django.db import connections
+        from django.utils import timezone
+
+        def stamp_then_die(alias):
+            with transaction.atomic(using=alias):
+                in_function = stamping.has_stamp_function(connections[alias])
+                stamp = stamping._stamp_in_function if in_function else stamping._stamp_in_python
+                assert stamp(alias, timezone.now())
+                killed_here()
+        stamping._stamp_page = stamp_then_die
     user = get_user_model().objects.get(pk=int(sys.argv[2]))
     with transaction.atomic():
         note_create(kind="kill", title="public, " + sys.argv[1])
