@@ -11,8 +11,9 @@ delivers them strictly in order and closes any gap from the database:
 - every ``NOTES_CATCH_UP_SECONDS``: anything newer in the database than the
   last id seen is read (this covers a Redis restart, the pub/sub layer losing
   what was published while it reconnected, and at-most-once drops);
-- on the same tick, notes left pending by a sender that died between its
-  commit and its stamp are stamped and published (``inbox.note_sweep_pending``);
+- as often, on a thread of its own, notes left pending by a sender that died
+  between its commit and its stamp are stamped and published
+  (``inbox.note_sweep_pending``);
 - if the database cannot be read three times in a row (refused, or no answer
   within ``CATCH_UP_TIMEOUT``), every connection is closed with 1012 so that
   clients resume rather than silently miss notes.
@@ -33,7 +34,7 @@ from typing import Any, Protocol
 from note import inbox
 from notes_client.protocol import CloseCode
 from realtime import conf, events, frames, metrics
-from realtime.db import run_in_hub_thread
+from realtime.db import run_in_hub_thread, run_in_sweep_thread
 from realtime.layer import notes_layer
 from realtime.logs import log_event
 
@@ -95,6 +96,7 @@ class Hub:
         self._tasks = [
             self.loop.create_task(self._listen(), name="hub-listen"),
             self.loop.create_task(self._watch(), name="hub-watch"),
+            self.loop.create_task(self._sweeper(), name="hub-sweep"),
         ]
 
     async def stop(self) -> None:
@@ -317,7 +319,6 @@ class Hub:
         failures = 0
         while True:
             await asyncio.sleep(conf.CATCH_UP_SECONDS)
-            await self._sweep()
             try:
                 await self.catch_up()
                 failures = 0
@@ -330,19 +331,22 @@ class Hub:
                     await self.close_all(CloseCode.SERVICE_RESTART, "catching up failed; resume")
                     failures = 0
 
-    async def _sweep(self) -> None:
+    async def _sweeper(self) -> None:
         """Stamp notes whose sender died between its commit and its stamp (issue 14).
 
-        Every process sweeps; the stamp's lock makes each note stamped and
-        sent once, by whichever process got there first.
+        Every process sweeps, as often as it catches up, on a thread of its
+        own (``realtime.db.run_in_sweep_thread``); the stamp's lock makes each
+        note stamped and sent once, by whichever process got there first.
         """
-        try:
-            stamped = await run_in_hub_thread(inbox.note_sweep_pending, within=SWEEP_TIMEOUT)
-        except Exception as exc:
-            log_event(log, "stamp_sweep_failed", logging.WARNING, error=repr(exc))
-            return
-        if stamped:
-            log_event(log, "stamp_swept", logging.WARNING, notes=len(stamped))
+        while True:
+            await asyncio.sleep(conf.CATCH_UP_SECONDS)
+            try:
+                stamped = await run_in_sweep_thread(inbox.note_sweep_pending, within=SWEEP_TIMEOUT)
+            except Exception as exc:
+                log_event(log, "stamp_sweep_failed", logging.WARNING, error=repr(exc))
+                continue
+            if stamped:
+                log_event(log, "stamp_swept", logging.WARNING, notes=len(stamped))
 
 
 def _last_note_id() -> int:
