@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # targets say it (DJANGO_DEBUG=0 in the environment still wins).
 run demo migrate messages test: export DJANGO_DEBUG ?= 1
 
-.PHONY: run demo test install dev migrate messages lint format bench bench-quick constraints clean
+.PHONY: run demo test install dev migrate messages lint format bench bench-writes bench-quick constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 ## (needs Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432; ~10 minutes)
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --png docs/img/perf-latency.png --out bench/out $(BENCH_ARGS)
+
+## bench-writes: the write plan alone (issue 14): notes/s at 1, 4, 16 writers against the
+## driver, a note to 10,000 recipients, other senders while a transaction stays open (~3 min)
+bench-writes: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.writes --out bench/out $(BENCH_ARGS)
 
 ## bench-quick: the same, smaller (under two minutes): a smoke run
 bench-quick: $(VENV)/.installed-bench

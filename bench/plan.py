@@ -20,6 +20,7 @@ class Plan:
     post_rate: float  # D: requests per second
     missed: int  # F
     core_sizes: tuple[int, ...]  # A for the tutorial on RedisChannelLayer
+    write_seconds: float  # W1: seconds per row of the write plan (bench/writes.py)
 
     @property
     def users(self) -> int:
@@ -40,6 +41,7 @@ FULL = Plan(
     post_rate=5,
     missed=1000,
     core_sizes=(100, 200, 500),
+    write_seconds=8.0,
 )
 
 QUICK = Plan(
@@ -56,4 +58,5 @@ QUICK = Plan(
     post_rate=5,
     missed=200,
     core_sizes=(200,),
+    write_seconds=2.0,
 )

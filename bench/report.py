@@ -216,6 +216,10 @@ def markdown(results: dict[str, Any]) -> str:
             ),
             "",
         ]
+    if w := ours.get("W"):
+        from bench.writes import markdown as writes_markdown
+
+        parts += [writes_markdown(w), ""]
     parts += ["## Targets", "", _targets(results), ""]
     return "\n".join(parts)
 

@@ -25,6 +25,7 @@ from bench.publish import BarePublisher, LoopThread, OursPublisher, TutorialPubl
 from bench.servers import Server, ServerKind
 from bench.workloads import BenchError, Target, broadcast, memory, publishing, resume, storm
 from bench.workloads import targeted as targeted_workload
+from bench.writes import writes
 
 KINDS = ("ours", "tutorial", "tutorial-core", "bare")
 
@@ -165,6 +166,8 @@ class Bench:
                 out["D0"] = publishing(target, self.poster, plan.posts, plan.post_rate, 0)
                 log(f"{kind.key}: F resume after {plan.missed} missed notes")
                 out["F"] = resume(target, publisher, plan.missed, self.users[0])
+                log(f"{kind.key}: W the write plan")
+                out["W"] = writes(target, seconds=plan.write_seconds, connected=plan.idle_clients)
             out["log_tail"] = target.server.logs()[-2000:]
         finally:
             self.stop(target)

@@ -294,6 +294,7 @@ NOTES_DB_QUEUE_TIMEOUT_SECONDS = _env_number("WS_DB_QUEUE_TIMEOUT_SECONDS", floa
 NOTES_REPLAYS_AT_ONCE = _env_number("WS_REPLAYS_AT_ONCE", int, 4)
 NOTES_ANONYMOUS_REPLAY_NOTES = _env_number("WS_ANONYMOUS_REPLAY_NOTES", int, 100)
 NOTES_CATCH_UP_SECONDS = _env_number("NOTES_CATCH_UP_SECONDS", float, 1.0)
+NOTES_STAMP_SWEEP_SECONDS = _env_number("NOTES_STAMP_SWEEP_SECONDS", float, 2.0)
 
 
 # Limits per user and per address (note.limits): a rate "count/window" such as

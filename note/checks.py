@@ -42,6 +42,25 @@ def check_credential_settings(app_configs=None, **kwargs) -> list[checks.CheckMe
 
 @checks.register()
 def check_note_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    return _check_max_note_bytes() + _check_stamp_sweep()
+
+
+def _check_stamp_sweep() -> list[checks.CheckMessage]:
+    sweep = conf.STAMP_SWEEP_SECONDS
+    if isinstance(sweep, bool) or not isinstance(sweep, int | float) or not 0 < sweep <= 3600:
+        return [
+            checks.Error(
+                f"NOTES_STAMP_SWEEP_SECONDS must be a number of seconds above 0 and at most "
+                f"3600, not {sweep!r}",
+                hint="It is how long a committed note may wait for its id when its sender "
+                "died before stamping it; the default is 2.0.",
+                id="note.E002",
+            )
+        ]
+    return []
+
+
+def _check_max_note_bytes() -> list[checks.CheckMessage]:
     limit = conf.MAX_NOTE_BYTES
     ceiling = MAX_FRAME_BYTES - FRAME_ENVELOPE
     if type(limit) is not int or not 1024 <= limit <= ceiling:

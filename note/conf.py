@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "NOTES_TOKEN_LAST_USED_SECONDS": 300,
     # How long a connect ticket (POST api/notes/ticket/) opens a socket.
     "NOTES_TICKET_SECONDS": 30,
+    # How long a note may stay pending (committed, not yet given its id:
+    # note.stamping) before a sweep stamps it. Its sender stamps it at once;
+    # this covers a sender that died between its commit and its stamp.
+    "NOTES_STAMP_SWEEP_SECONDS": 2.0,
 }
 
 

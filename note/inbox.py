@@ -25,6 +25,7 @@ from note.selectors import (
 from note.serializers import note_payload, note_wire
 from note.services import note_mark_read
 from note.signals import credentials_changed, notes_committed, unread_changed
+from note.stamping import note_sweep_pending
 from note.tickets import ticket_redeem
 from note.tokens import bearer_token, token_authenticate, token_user
 
@@ -44,6 +45,7 @@ __all__ = [
     "note_nth_newest_visible_id",
     "note_payload",
     "note_read_ids",
+    "note_sweep_pending",
     "note_unread_and_last_id",
     "note_wire",
     "notes_committed",

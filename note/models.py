@@ -48,6 +48,11 @@ class Note(models.Model):
             # "visible to U with id > N" is two range scans of this index:
             # (recipient IS NULL, id > N) and (recipient = U, id > N).
             models.Index(fields=["recipient", "id"], name="note_recipient_id"),
+            # The pending notes (note.stamping), which each stamp reads oldest
+            # ticket first: a handful of entries, whatever the table's size or
+            # its statistics (a plain "id < 0" was planned as a full scan).
+            # PostgreSQL only; MariaDB reads them as a range of its primary key.
+            models.Index(fields=["-id"], name="note_pending", condition=models.Q(id__lt=0)),
         ]
 
     def __str__(self) -> str:

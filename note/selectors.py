@@ -14,10 +14,15 @@ from note.models import Note, NoteRead, NoteReadState
 
 
 def note_visible_q(*, user) -> Q:
-    """A note is visible when it is public or addressed to ``user``; anonymous sees public only."""
+    """A note is visible when it is public or addressed to ``user``; anonymous sees public only.
+
+    And stamped: a pending note (a negative ticket for its id, ``note.stamping``)
+    is no one's until its transaction has given it its place.
+    """
+    stamped = Q(id__gt=0)
     if user is None or not user.is_authenticated:
-        return Q(recipient__isnull=True)
-    return Q(recipient__isnull=True) | Q(recipient_id=user.pk)
+        return stamped & Q(recipient__isnull=True)
+    return stamped & (Q(recipient__isnull=True) | Q(recipient_id=user.pk))
 
 
 def note_list_visible(
@@ -38,7 +43,7 @@ def note_list_after(*, after: int, upto: int | None = None, limit: int = 500) ->
     What a server process reads when the channel layer lost notes: it routes
     each to its own sockets, so it needs them all, not one user's.
     """
-    notes = Note.objects.filter(id__gt=after).select_related("actor").order_by("id")
+    notes = Note.objects.filter(id__gt=max(after, 0)).select_related("actor").order_by("id")
     if upto is not None:
         notes = notes.filter(id__lte=upto)
     return list(notes[:limit])
@@ -61,7 +66,7 @@ def note_nth_newest_visible_id(*, user, n: int) -> int | None:
 
 def note_last_id() -> int:
     """The newest note id of all, 0 when there is none."""
-    return Note.objects.aggregate(m=Max("id"))["m"] or 0
+    return Note.objects.filter(id__gt=0).aggregate(m=Max("id"))["m"] or 0
 
 
 def note_read_upto(*, user) -> int:
@@ -77,7 +82,7 @@ def note_join_baseline(*, user) -> int:
     joined = getattr(user, "date_joined", None)
     if joined is None:
         return 0
-    return Note.objects.filter(created__lt=joined).aggregate(m=Max("id"))["m"] or 0
+    return Note.objects.filter(id__gt=0, created__lt=joined).aggregate(m=Max("id"))["m"] or 0
 
 
 def note_unread_count(*, user, upto_id: int | None = None) -> int:
@@ -113,14 +118,15 @@ def note_unread_and_last_id(*, user) -> tuple[int, int]:
     note, state, read = (m._meta.db_table for m in (Note, NoteReadState, NoteRead))
     visible = "(n.recipient_id IS NULL OR n.recipient_id = %s)"
     joined = getattr(user, "date_joined", None)
-    baseline = f"(SELECT MAX(id) FROM {note} WHERE created < %s)" if joined else "NULL"
+    # "id > 0": pending notes (note.stamping) count for nothing yet.
+    baseline = f"(SELECT MAX(id) FROM {note} WHERE id > 0 AND created < %s)" if joined else "NULL"
     sql = f"""
         WITH upto AS (
             SELECT COALESCE((SELECT read_upto FROM {state} WHERE user_id = %s), {baseline}, 0) AS id
         ), newest AS (
             SELECT COALESCE(MAX(v.id), 0) AS id FROM (
-                SELECT MAX(id) AS id FROM {note} WHERE recipient_id IS NULL
-                UNION ALL SELECT MAX(id) FROM {note} WHERE recipient_id = %s
+                SELECT MAX(id) AS id FROM {note} WHERE recipient_id IS NULL AND id > 0
+                UNION ALL SELECT MAX(id) FROM {note} WHERE recipient_id = %s AND id > 0
             ) v
         )
         SELECT newest.id,

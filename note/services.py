@@ -22,6 +22,7 @@ from note.models import Note, NoteRead, NoteReadState, NoteSequence
 from note.selectors import note_join_baseline, note_unread_count, note_visible_q
 from note.serializers import note_wire_size
 from note.signals import notes_committed, unread_changed
+from note.stamping import note_stamp_after_commit, note_tickets, stamps_after_commit
 
 TITLE_MAX = Note._meta.get_field("title").max_length
 URL_MAX = Note._meta.get_field("url").max_length
@@ -54,9 +55,14 @@ def note_create(
     """Store one public note (``recipients=None``) or one note per recipient
     (see :func:`recipient_ids` for what ``recipients`` may be).
 
-    Ids come from :class:`~note.models.NoteSequence` inside this transaction
-    (commit order, no holes). The notes are handed to the channel layer only
-    after the outermost transaction commits; a rollback sends nothing.
+    Ids are dense and follow commit order (:mod:`note.stamping`). On
+    PostgreSQL and MariaDB the notes are written pending, under negative
+    tickets, and take their ids in a short transaction after the outermost
+    transaction commits: ``Note.id`` is final once that has happened (in
+    this process; a note stamped by another process keeps its ticket here).
+    Elsewhere the ids are taken inside this transaction, and every other
+    sender waits for it. Either way the notes are handed to the channel layer
+    only after they have their ids and are committed; a rollback sends nothing.
 
     Inside a caller's transaction this is a savepoint, so a caller that
     catches a failure here (``notify.send_robust``) keeps its own writes.
@@ -69,28 +75,71 @@ def note_create(
     targets = [None] if recipients is None else recipient_ids(recipients)
     if not targets:
         return []
-    with transaction.atomic(savepoint=savepoint):
-        first_id = _reserve_ids(len(targets))
-        now = timezone.now()  # taken under the sequence lock, so it follows id order too
-        notes = [
-            Note(
-                id=first_id + i,
-                kind=kind[:KIND_MAX],
-                actor=actor if actor is not None and actor.pk else None,
-                recipient_id=recipient,
-                title=_clip(title, TITLE_MAX),
-                title_template=title_template,
-                title_params=title_params or {},
-                content=content or "",
-                url=(url or "")[:URL_MAX],
-                created=now,
+    alias = router.db_for_write(Note)
+    connection = connections[alias]
+    fields = {
+        "kind": kind[:KIND_MAX],
+        "actor": actor if actor is not None and actor.pk else None,
+        "title": _clip(title, TITLE_MAX),
+        "title_template": title_template,
+        "title_params": title_params or {},
+        "content": content or "",
+        "url": (url or "")[:URL_MAX],
+    }
+    if not stamps_after_commit(connection):
+        with transaction.atomic(using=alias, savepoint=savepoint):
+            first_id = _reserve_ids(len(targets))
+            # Taken under the sequence lock, so it follows id order too.
+            notes = _notes(range(first_id, first_id + len(targets)), targets, fields)
+            Note.objects.using(alias).bulk_create(notes)
+            transaction.on_commit(
+                partial(notes_committed.send, sender=Note, notes=notes), using=alias
             )
-            for i, recipient in enumerate(targets)
-        ]
-        _check_size(notes[0])
-        Note.objects.bulk_create(notes)
-        transaction.on_commit(partial(notes_committed.send, sender=Note, notes=notes))
+        return notes
+    if not connection.in_atomic_block and len(targets) <= ONE_INSERT:
+        # Autocommit: one INSERT is a transaction of its own, and BEGIN and
+        # COMMIT would be two more round trips for every note.
+        notes = _notes(note_tickets(count=len(targets), connection=connection), targets, fields)
+        _insert(connection, notes)
+    else:
+        with transaction.atomic(using=alias, savepoint=savepoint):
+            tickets = note_tickets(count=len(targets), connection=connection)
+            notes = _notes(tickets, targets, fields)
+            Note.objects.using(alias).bulk_create(notes)
+    note_stamp_after_commit(notes, using=alias)
     return notes
+
+
+# The most notes written with one INSERT outside a transaction (a few
+# hundred kilobytes of statement); more take a transaction and bulk_create.
+ONE_INSERT = 500
+
+
+def _notes(ids: Iterable[int], targets: list[int | None], fields: dict) -> list[Note]:
+    """The rows of one call, checked for size (they differ only in recipient and id)."""
+    now = timezone.now()
+    notes = [
+        Note(id=note_id, recipient_id=recipient, created=now, **fields)
+        for note_id, recipient in zip(ids, targets, strict=True)
+    ]
+    _check_size(notes[0])
+    return notes
+
+
+def _insert(connection, notes: list[Note]) -> None:
+    """One multi-row INSERT (what ``bulk_create`` sends, without its transaction)."""
+    quote, meta = connection.ops.quote_name, Note._meta
+    columns = meta.concrete_fields
+    row = f"({', '.join(['%s'] * len(columns))})"
+    values = [
+        f.get_db_prep_save(getattr(note, f.attname), connection) for note in notes for f in columns
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)})"
+            f" VALUES {', '.join([row] * len(notes))}",
+            values,
+        )
 
 
 class MarkReadResult(NamedTuple):
@@ -195,7 +244,7 @@ def _reserve_with_last_insert_id(cursor, table: str, pk: str, last: str, count: 
 
 def _create_sequence_row() -> None:
     """The migration creates the row; a flushed test database may have lost it."""
-    start = Note.objects.aggregate(m=Max("id"))["m"] or 0
+    start = Note.objects.filter(id__gt=0).aggregate(m=Max("id"))["m"] or 0
     _insert_unless_present(NoteSequence(pk=1, last_id=start))
 
 

@@ -240,6 +240,19 @@ async def _job_result(job: _Job, *, queue_within: float, run_within: float) -> A
             continue
 
 
+# The hub's sweep of pending notes (issue 14) has a thread of its own: a
+# sweep that waits on a hanging database must not hold up the catch-up,
+# whose failures are what close the sockets with 1012.
+_sweep_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="realtime-hub-sweep")
+
+
+async def run_in_sweep_thread(fn: Callable[..., R], *args: Any, within: float) -> R:
+    """Like :func:`run_in_hub_thread`, on the sweep's own thread."""
+    context = contextvars.copy_context()
+    work = functools.partial(context.run, _with_fresh_connection, fn, args, {})
+    return await _result(_sweep_executor.submit(work), within=within)
+
+
 async def _result(future: concurrent.futures.Future, *, within: float) -> Any:
     # The thread's future is not cancelled by asyncio's timeout unless it has
     # not started; a started call runs on, and its result is dropped.

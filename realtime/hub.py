@@ -11,6 +11,9 @@ delivers them strictly in order and closes any gap from the database:
 - every ``NOTES_CATCH_UP_SECONDS``: anything newer in the database than the
   last id seen is read (this covers a Redis restart, the pub/sub layer losing
   what was published while it reconnected, and at-most-once drops);
+- as often, on a thread of its own, notes left pending by a sender that died
+  between its commit and its stamp are stamped and published
+  (``inbox.note_sweep_pending``);
 - if the database cannot be read three times in a row (refused, or no answer
   within ``CATCH_UP_TIMEOUT``), every connection is closed with 1012 so that
   clients resume rather than silently miss notes.
@@ -41,7 +44,7 @@ from typing import Any, Protocol
 from note import inbox
 from notes_client.protocol import CloseCode
 from realtime import conf, events, frames, metrics
-from realtime.db import run_in_hub_thread
+from realtime.db import run_in_hub_thread, run_in_sweep_thread
 from realtime.layer import notes_layer
 from realtime.logs import log_event
 
@@ -52,6 +55,8 @@ CATCH_UP_FAILURES_BEFORE_RESTART = 3
 # The catch-up reads one index entry: a database that takes longer than this
 # is hanging, and counts as a failure like a refused connection.
 CATCH_UP_TIMEOUT = 2.0
+# A sweep numbers up to a page of pending notes (note.stamping.STAMP_PAGE).
+SWEEP_TIMEOUT = 10.0
 # How long a fan-out may hold the event loop before it lets other ready work
 # run, and how many sockets it serves between looks at the clock (see ``Hub._deliver``).
 FAN_OUT_SLICE_SECONDS = 0.0005
@@ -117,6 +122,7 @@ class Hub:
             self.loop.create_task(self._listen(), name="hub-listen"),
             self.loop.create_task(self._handle_heard(), name="hub-handle"),
             self.loop.create_task(self._watch(), name="hub-watch"),
+            self.loop.create_task(self._sweeper(), name="hub-sweep"),
         ]
 
     async def stop(self) -> None:
@@ -463,6 +469,23 @@ class Hub:
                         CloseCode.SERVICE_RESTART, "catching up failed; resume", forget=True
                     )
                     failures = 0
+
+    async def _sweeper(self) -> None:
+        """Stamp notes whose sender died between its commit and its stamp (issue 14).
+
+        Every process sweeps, as often as it catches up, on a thread of its
+        own (``realtime.db.run_in_sweep_thread``); the stamp's lock makes each
+        note stamped and sent once, by whichever process got there first.
+        """
+        while True:
+            await asyncio.sleep(conf.CATCH_UP_SECONDS)
+            try:
+                stamped = await run_in_sweep_thread(inbox.note_sweep_pending, within=SWEEP_TIMEOUT)
+            except Exception as exc:
+                log_event(log, "stamp_sweep_failed", logging.WARNING, error=repr(exc))
+                continue
+            if stamped:
+                log_event(log, "stamp_swept", logging.WARNING, notes=len(stamped))
 
 
 def _last_note_id() -> int:

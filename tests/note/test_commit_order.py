@@ -1,8 +1,9 @@
 """Note ids follow commit order: a reader never sees id N while a smaller id can still appear.
 
-Run on SQLite and on PostgreSQL (``DATABASE_URL``); on PostgreSQL an
+Run on SQLite, PostgreSQL and MariaDB (``DATABASE_URL``); on PostgreSQL an
 auto-increment id would fail these, because sequence values are taken
-before commit.
+before commit. On PostgreSQL and MariaDB ids are stamped after commit
+(``note.stamping``), so an open writer holds no other writer.
 """
 
 import random
@@ -13,7 +14,9 @@ import pytest
 from django.db import connection, connections, transaction
 
 from note.models import Note
+from note.selectors import note_list_visible
 from note.services import note_create
+from note.stamping import stamps_after_commit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +33,49 @@ def in_thread(fn):
     return thread
 
 
+def stamped_after_commit() -> bool:
+    return stamps_after_commit(connection)
+
+
+def test_a_second_writer_does_not_wait_for_an_open_first_and_gets_the_smaller_id():
+    """PostgreSQL and MariaDB: the first writer's open transaction holds no one (issue 14).
+
+    The second commits while the first is still open, and its note is
+    listed at once; the first, committing later, gets the larger id.
+    """
+    if not stamped_after_commit():
+        pytest.skip("SQLite and MySQL take ids inside the transaction: see the next test")
+    first_created, release_first = threading.Event(), threading.Event()
+    result: dict[str, int] = {}
+
+    def first():
+        with transaction.atomic():
+            note_create(kind="t", title="first")
+            first_created.set()
+            release_first.wait(30)
+        result["first"] = Note.objects.get(title="first").id
+
+    first_thread = in_thread(first)
+    assert first_created.wait(10)
+    second_thread = in_thread(
+        lambda: result.setdefault("second", note_create(kind="t", title="second")[0].id)
+    )
+    second_thread.join(20)
+    try:
+        assert not second_thread.is_alive(), "the second writer waited for the first"
+        assert first_thread.is_alive() and "first" not in result
+        assert [n.title for n in note_list_visible(user=None)] == ["second"]
+    finally:
+        release_first.set()
+        first_thread.join(20)
+    assert result["first"] == result["second"] + 1
+    assert [n.title for n in note_list_visible(user=None)] == ["first", "second"]
+
+
 def test_a_second_writer_waits_and_gets_the_larger_id():
+    """SQLite (one writer at a time anyway) and MySQL: ids are taken inside the transaction."""
+    if stamped_after_commit():
+        pytest.skip("PostgreSQL and MariaDB stamp ids after commit: see the test above")
     first_created, release_first = threading.Event(), threading.Event()
     result: dict[str, float | int] = {}
 
@@ -50,10 +95,11 @@ def test_a_second_writer_waits_and_gets_the_larger_id():
     threads = [in_thread(first), in_thread(second)]
     assert first_created.wait(10)
     time.sleep(0.5)
-    assert "second" not in result, "the second writer must wait for the first to commit"
+    waited = "second" not in result
     release_first.set()
     for thread in threads:
         thread.join(20)
+    assert waited, "the second writer must wait for the first to commit"
     assert result["second"] == result["first"] + 1
     assert result["second_committed"] > result["first_committed"]
 
@@ -90,7 +136,8 @@ def test_concurrent_writers_never_expose_a_gap_to_readers():
     def reader():
         while not done.is_set():
             with connection.cursor() as cursor:
-                cursor.execute("SELECT id FROM note_note ORDER BY id")
+                # What every reader filters on: a pending note (negative ticket) is no one's yet.
+                cursor.execute("SELECT id FROM note_note WHERE id > 0 ORDER BY id")
                 snapshots.append([row[0] for row in cursor.fetchall()])
             time.sleep(0.001)
 

@@ -1,8 +1,11 @@
-"""Reserving note ids: one statement per note where the database allows, the same ids without.
+"""Note ids: what a write costs, and that every path hands out the same dense ids.
 
 ``tests/note/test_commit_order.py`` shows the ids follow commit order; these
-show what a write costs and that every path of ``_reserve_ids`` hands out the
-same dense ids, on SQLite, PostgreSQL and MariaDB (``DATABASE_URL``).
+show the statements of a write (on PostgreSQL and MariaDB a ticket and the
+pending row in the sender's transaction, the id in a stamp after it; on
+SQLite the id inside it) and that every path of ``_reserve_ids`` and of the
+stamp hands out the same dense ids, on SQLite, PostgreSQL and MariaDB
+(``DATABASE_URL``).
 """
 
 import pytest
@@ -13,6 +16,7 @@ from news.services import news_publish
 from note import services
 from note.models import Note, NoteSequence
 from note.services import note_create
+from note.stamping import stamps_after_commit
 
 pytestmark = pytest.mark.django_db
 
@@ -36,14 +40,44 @@ def reserve_path(request, monkeypatch):
     return request.param
 
 
-def test_publishing_news_writes_two_rows_and_the_sequence_and_reads_nothing(alice):
+def test_publishing_news_writes_two_rows_and_takes_no_lock_until_commit(
+    alice, django_capture_on_commit_callbacks
+):
+    stamped_later = stamps_after_commit(connection)
     with CaptureQueriesContext(connection) as queries:
-        news_publish(author=alice, title="Cheap", content="three statements")
+        with django_capture_on_commit_callbacks() as after_commit:
+            news_publish(author=alice, title="Cheap", content="three statements")
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     # The test runs inside a transaction, so news_publish's is a savepoint
     # here (BEGIN and COMMIT in production); note_create adds none of its own.
-    assert statements == ["SAVEPOINT", "INSERT", "UPDATE", "INSERT", "RELEASE"], statements
-    assert Note.objects.get().title == "alice posted news: Cheap"
+    if stamped_later:
+        # A ticket from a sequence (locks nothing), then the pending note.
+        assert statements == ["SAVEPOINT", "INSERT", "SELECT", "INSERT", "RELEASE"], statements
+        assert not Note.objects.filter(id__gt=0).exists()  # nobody sees it before its stamp
+        assert len(after_commit) == 1  # the stamp, once the caller has committed
+    else:
+        # The id from the sequence row, locked until news_publish commits.
+        assert statements == ["SAVEPOINT", "INSERT", "UPDATE", "INSERT", "RELEASE"], statements
+    with CaptureQueriesContext(connection) as queries:
+        for callback in after_commit:
+            callback()
+    if stamped_later:
+        statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+        if connection.vendor == "postgresql":
+            # The stamp is one function call (migration 0007), then the notes are read
+            # back for delivery, the lock already gone. Outside a test's transaction
+            # the call is its own transaction: no SAVEPOINT or RELEASE.
+            assert statements == ["SAVEPOINT", "SELECT", "RELEASE", "SELECT"], statements
+        else:
+            # Lock the sequence row, read the tickets, number them, move the sequence;
+            # then the notes are read back for delivery.
+            assert statements == [
+                *("SAVEPOINT", "SELECT", "SELECT", "UPDATE", "UPDATE", "RELEASE"),
+                "SELECT",
+            ], statements
+    note = Note.objects.get()
+    assert note.title == "alice posted news: Cheap"
+    assert note.id == NoteSequence.objects.get(pk=1).last_id > 0
 
 
 def test_ids_are_dense_and_continue_from_the_sequence(reserve_path, alice):

@@ -193,7 +193,13 @@ def test_a_large_group_costs_one_statement_to_resolve(django_user_model):
     with CaptureQueriesContext(connection) as queries:
         notify.send(sender=News, title="All hands", recipients=group)
     reads = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
-    assert len([sql for sql in reads if user_table in sql]) == 1, reads
+    # (Reads of notes that join the user table for the actor's name do not count.)
+    from_users = [
+        sql
+        for sql in reads
+        if sql.partition(" FROM ")[2].lstrip().strip('"`').startswith(user_table)
+    ]
+    assert len(from_users) == 1, reads
     assert Note.objects.filter(recipient__isnull=False).count() == 300
 
 

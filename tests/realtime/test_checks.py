@@ -38,6 +38,11 @@ def test_a_note_size_limit_past_the_frame_limit_is_an_error():
     assert ids(NOTES_MAX_NOTE_BYTES=64 * 1024) == ["note.E001"]
 
 
+@pytest.mark.parametrize("value", [0, -1, "2", True, 7200])
+def test_a_stamp_sweep_that_is_not_a_sane_number_of_seconds_is_an_error(value):
+    assert ids(NOTES_STAMP_SWEEP_SECONDS=value) == ["note.E002"]
+
+
 def test_no_channel_layer_in_production_warns_that_notes_stay_in_one_process():
     assert ids(CHANNEL_LAYERS={}, DEBUG=False) == ["realtime.W002"]
     assert ids(CHANNEL_LAYERS={}, DEBUG=True) == []

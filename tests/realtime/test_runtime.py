@@ -27,6 +27,8 @@ async def test_lifespan_starts_the_runtime_and_stops_it():
 
 async def test_a_runtime_used_as_a_context_manager_stops_accepting_at_exit():
     async with Runtime() as runtime:
-        # listening to the layer, handling what it heard, the periodic catch-up
-        assert runtime.accepting and len(runtime.hub._tasks) == 3
+        # listening to the layer, handling what it heard, the periodic catch-up,
+        # the sweep of notes left pending
+        names = {task.get_name() for task in runtime.hub._tasks}
+        assert runtime.accepting and names == {"hub-listen", "hub-handle", "hub-watch", "hub-sweep"}
     assert not runtime.accepting and runtime.hub._tasks == []
