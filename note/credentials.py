@@ -9,7 +9,8 @@ that user's open sockets with :func:`credentials_still_valid`, which asks the
 same questions as the handshake did: so a socket is closed exactly when a new
 handshake with the same credential would be refused, and the current session
 of a user who changed their own password (Django updates its hash) stays.
-Token expiry writes nothing: a socket knows its token's expiry and closes itself.
+Expiry writes nothing either: a socket knows its token's expiry, reads its
+session's (:func:`session_expires`), and closes itself then.
 """
 
 from __future__ import annotations
@@ -110,6 +111,32 @@ def _session_valid(credential: Credential) -> bool:
         constant_time_compare(stored, fallback)
         for fallback in user.get_session_auth_fallback_hash()
     )
+
+
+def session_expires(*, session_key: str) -> datetime.datetime | None:
+    """When the stored session ``session_key`` ends; None if it already has (expired,
+    logged out, deleted by ``clearsessions``).
+
+    A database-backed engine (``db``, the default, or ``cached_db``) answers
+    with the row's ``expire_date``: one indexed read, and the date a later save
+    moved (``SESSION_SAVE_EVERY_REQUEST``, ``set_expiry`` in another tab), not
+    the cookie's. Other engines keep no date to read: the session's own expiry
+    counted from now, so their sockets close up to one session age late.
+    """
+    engine = import_module(settings.SESSION_ENGINE)
+    store = engine.SessionStore
+    now = timezone.now()
+    if hasattr(store, "get_model_class"):
+        expires = (
+            store.get_model_class()
+            .objects.filter(session_key=session_key)
+            .values_list("expire_date", flat=True)
+            .first()
+        )
+    else:
+        session = store(session_key)
+        expires = session.get_expiry_date() if session.load() else None
+    return expires if expires is not None and expires > now else None
 
 
 def credential_change_record(*, user_key: str) -> None:

@@ -12,6 +12,7 @@ from note.credentials import (
     Credential,
     credential_changes_since,
     credentials_still_valid,
+    session_expires,
 )
 from note.limits import Limited, acheck, socket_acquire
 from note.selectors import (
@@ -52,6 +53,7 @@ __all__ = [
     "request_address",
     "scope_address",
     "scope_is_from_trusted_proxy",
+    "session_expires",
     "socket_acquire",
     "ticket_redeem",
     "token_authenticate",

@@ -15,6 +15,7 @@ really are open.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import functools
 import logging
 import uuid
@@ -58,6 +59,11 @@ REPLAY_PAGE_MAX = 1000
 REPLAY_PAGE_BYTES = 256 * 1024
 # Frames a replay builds on the loop before it lets other ready work run.
 REPLAY_FRAMES_BETWEEN_YIELDS = 50
+# A session socket's timer fires this long after the stored expiry, so the
+# re-read finds the session over rather than re-arming for an instant.
+SESSION_EXPIRY_SLACK_SECONDS = 0.25
+# When that re-read fails (the database down or busy), it is tried again this much later.
+SESSION_RECHECK_RETRY_SECONDS = 5.0
 
 
 class NotesConsumer(AsyncWebsocketConsumer):
@@ -181,7 +187,10 @@ class NotesConsumer(AsyncWebsocketConsumer):
     async def _catch_up_to_live(self, after: int | None, replay_slots: asyncio.Semaphore) -> None:
         """hello, the replay, synced, then what the hub brought meanwhile."""
         recheck = self.credential if must_recheck(self.scope, self.hub, self.credential) else None
-        valid, unread, last_id = await self._db(_hello_facts)(self.user, recheck)
+        session_key = self._session_key()
+        valid, unread, last_id, session_expires = await self._db(_hello_facts)(
+            self.user, recheck, session_key
+        )
         if not valid:
             # Revoked between the handshake and the registration with the hub
             # (which re-checks only sockets it has): this read comes after it.
@@ -189,6 +198,8 @@ class NotesConsumer(AsyncWebsocketConsumer):
             metrics.clients_cut_off.labels("credentials_revoked").inc()
             await self._close(CloseCode.REVOKED, "credentials revoked")
             return
+        if session_key is not None:
+            self._close_at_session_expiry(session_expires)
         await self.send(
             protocol.hello(
                 user=self.user.get_username() if self.user else None,
@@ -376,6 +387,61 @@ class NotesConsumer(AsyncWebsocketConsumer):
         log_event(log, "ws_token_expired", conn=self.conn_id, user=self._who())
         asyncio.get_running_loop().create_task(self._close(CloseCode.REVOKED, "token expired"))
 
+    def _session_key(self) -> str | None:
+        """The session this socket's access hangs on (its cookie's, or the one a ticket
+        was made under); None for a token or an anonymous socket."""
+        credential = self.credential
+        if credential is None or credential.token_id is not None:
+            return None
+        return credential.session_key
+
+    def _close_at_session_expiry(self, expires: datetime.datetime | None) -> None:
+        """Arm the one timer of a session socket for the session's stored expiry.
+
+        None (the session ended between the handshake and now) fires at once.
+        """
+        delay = 0.0
+        if expires is not None:
+            delay = (expires - timezone.now()).total_seconds() + SESSION_EXPIRY_SLACK_SECONDS
+        self._arm_session_timer(max(0.0, delay))
+
+    def _arm_session_timer(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        self.expiry = loop.call_later(
+            delay, lambda: setattr(self, "expiry", loop.create_task(self._session_due()))
+        )
+
+    async def _session_due(self) -> None:
+        """At the session's expiry: read it again, since another tab may have extended
+        it (``SESSION_SAVE_EVERY_REQUEST``, ``set_expiry``); re-arm for the new date,
+        or close with ``REVOKED``."""
+        if self.closing:
+            return
+        try:
+            expires = await self._db(inbox.session_expires)(session_key=self._session_key())
+        except Exception as exc:
+            log_event(
+                log,
+                "ws_session_recheck_failed",
+                logging.WARNING,
+                conn=self.conn_id,
+                error=repr(exc),
+            )
+            self._arm_session_timer(SESSION_RECHECK_RETRY_SECONDS)
+            return
+        if self.closing:
+            return
+        if expires is not None:
+            self._close_at_session_expiry(expires)
+            return
+        self.expiry = None
+        self.revoked = True
+        if self.hub is not None:
+            self.hub.remove(self)
+        metrics.clients_cut_off.labels("session_expired").inc()
+        log_event(log, "ws_session_expired", conn=self.conn_id, user=self._who())
+        await self._close(CloseCode.REVOKED, "session expired")
+
     def _db(self, fn):
         """``fn`` on the database pool as this socket's user's work (``realtime.db``)."""
         return run_in_db_thread(fn, owner=self.user_id)
@@ -425,13 +491,17 @@ class NotesConsumer(AsyncWebsocketConsumer):
         return str(self.user_id) if self.user_id is not None else "anonymous"
 
 
-def _hello_facts(user, credential) -> tuple[bool, int, int]:
-    """Whether ``credential`` (None: no need to ask) still holds, the unread count and
-    the newest id."""
+def _hello_facts(
+    user, credential, session_key: str | None
+) -> tuple[bool, int, int, datetime.datetime | None]:
+    """Whether ``credential`` (None: no need to ask) still holds, the unread count,
+    the newest id, and when the session ``session_key`` (if any) ends: the
+    expiry is read here, on the hop the connect makes anyway."""
     if credential is not None and not inbox.credentials_still_valid([credential])[0]:
-        return False, 0, 0
+        return False, 0, 0, None
     unread, last_id = inbox.note_unread_and_last_id(user=user)
-    return True, unread, last_id
+    expires = inbox.session_expires(session_key=session_key) if session_key else None
+    return True, unread, last_id, expires
 
 
 def _replay_page(user, after: int, limit: int) -> list[tuple[Any, Any]]:

@@ -44,8 +44,8 @@ patch_active = Gauge(
 clients_cut_off = Counter(
     "realtime_clients_cut_off", "Connections closed or refused by a limit or a check", ["reason"]
 )  # reason: flood | frame_size | slow_reader | send_failed | bad_token | bad_ticket |
-#   no_origin_no_token | credentials_revoked | token_expired | database_busy |
-#   database_error | handshakes_per_address | handshakes_per_user | sockets_per_user
+#   no_origin_no_token | credentials_revoked | token_expired | session_expired |
+#   database_busy | database_error | handshakes_per_address | handshakes_per_user | sockets_per_user
 
 
 def _open_connections() -> int:
