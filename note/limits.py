@@ -116,29 +116,37 @@ def _rate(limit: str) -> Rate | None:
 
 def check(limit: str, who: Any) -> None:
     """Count one request of ``who`` against ``NOTES_LIMIT_<limit>``; raise Limited past it."""
-    rate = _rate(limit)
-    if rate is None or who is None or time.monotonic() < _store_down_until:
-        return
-    try:
-        count, left = store().hit(f"{limit.lower()}:{_identity(who)}", rate.seconds)
-    except Exception as exc:
-        _store_failed(exc, limit)
-        return
-    if count > rate.count:
-        limit_refused.labels(limit.lower()).inc()
-        raise Limited(limit.lower(), left)
+    counted = _counted(limit, who)
+    if counted is not None:
+        rate, key = counted
+        try:
+            count, left = store().hit(key, rate.seconds)
+        except Exception as exc:
+            return _store_failed(exc, limit)
+        _judge(limit, rate, count, left)
 
 
 async def acheck(limit: str, who: Any) -> None:
     """``check`` for the event loop."""
+    counted = _counted(limit, who)
+    if counted is not None:
+        rate, key = counted
+        try:
+            count, left = await store().ahit(key, rate.seconds)
+        except Exception as exc:
+            return _store_failed(exc, limit)
+        _judge(limit, rate, count, left)
+
+
+def _counted(limit: str, who: Any) -> tuple[Rate, str] | None:
+    """The rate and key ``who`` is counted under, or None when nothing counts."""
     rate = _rate(limit)
     if rate is None or who is None or time.monotonic() < _store_down_until:
-        return
-    try:
-        count, left = await store().ahit(f"{limit.lower()}:{_identity(who)}", rate.seconds)
-    except Exception as exc:
-        _store_failed(exc, limit)
-        return
+        return None
+    return rate, f"{limit.lower()}:{_identity(who)}"
+
+
+def _judge(limit: str, rate: Rate, count: int, left: float) -> None:
     if count > rate.count:
         limit_refused.labels(limit.lower()).inc()
         raise Limited(limit.lower(), left)
