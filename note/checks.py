@@ -26,3 +26,19 @@ def check_note_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]
             )
         ]
     return []
+
+
+@checks.register()
+def check_data_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    limit, note_limit = conf.MAX_DATA_BYTES, conf.MAX_NOTE_BYTES
+    ceiling = note_limit if type(note_limit) is int else MAX_FRAME_BYTES
+    if type(limit) is not int or not 2 <= limit <= ceiling:
+        return [
+            checks.Error(
+                f"NOTES_MAX_DATA_BYTES must be a whole number of bytes from 2 to "
+                f"NOTES_MAX_NOTE_BYTES, not {limit!r}",
+                hint="A note's data travels inside the note, so it cannot be larger than it.",
+                id="note.E002",
+            )
+        ]
+    return []

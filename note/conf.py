@@ -14,6 +14,9 @@ DEFAULTS: dict[str, Any] = {
     # The largest note that may be created, in UTF-8 bytes of its JSON, so that
     # its frame stays under the 64 KiB every client may rely on.
     "NOTES_MAX_NOTE_BYTES": 60 * 1024,
+    # The largest ``data`` a note may carry, in UTF-8 bytes of its JSON (it
+    # counts towards NOTES_MAX_NOTE_BYTES too).
+    "NOTES_MAX_DATA_BYTES": 8 * 1024,
 }
 
 

@@ -7,6 +7,7 @@ a socket makes, the wire shape of a note, token checks, and the signals
 """
 
 from note.selectors import (
+    note_archived_ids,
     note_last_id,
     note_list_after,
     note_list_visible,
@@ -15,21 +16,25 @@ from note.selectors import (
     note_unread_and_last_id,
 )
 from note.serializers import note_payload, note_wire
-from note.services import note_mark_read
-from note.signals import notes_committed, unread_changed
+from note.services import note_archive, note_mark_read, note_mark_unread
+from note.signals import notes_changed, notes_committed, unread_changed
 from note.tokens import bearer_token, token_user
 
 __all__ = [
     "bearer_token",
+    "note_archive",
+    "note_archived_ids",
     "note_last_id",
     "note_list_after",
     "note_list_visible",
     "note_mark_read",
+    "note_mark_unread",
     "note_nth_newest_visible_id",
     "note_payload",
     "note_read_ids",
     "note_unread_and_last_id",
     "note_wire",
+    "notes_changed",
     "notes_committed",
     "token_user",
     "unread_changed",

@@ -20,6 +20,8 @@ def on_notify(
     url: str = "",
     kind: str = "notice",
     recipients=None,
+    data: dict | None = None,
+    target=None,
     **kwargs: Any,
 ) -> None:
     """Store what an app sent through ``note.signals.notify``."""
@@ -30,6 +32,8 @@ def on_notify(
         content=content,
         url=url,
         recipients=recipients,
+        data=data,
+        target=target,
     )
 
 

@@ -8,4 +8,7 @@ from note import api
 urlpatterns = [
     path("notes/", api.note_list, name="list"),
     path("notes/read/", api.note_read, name="read"),
+    path("notes/unread/", api.note_unread, name="unread"),
+    path("notes/archive/", api.note_archive_view, name="archive"),
+    path("notes/unarchive/", api.note_unarchive_view, name="unarchive"),
 ]

@@ -237,23 +237,44 @@ class NotesConsumer(AsyncWebsocketConsumer):
         if isinstance(command, protocol.Ping):
             await self.send(protocol.pong())
         elif self.user is None:
-            await self.send(protocol.error("bad_request", "log in to mark notes read"))
+            await self.send(protocol.error("bad_request", "log in to change the state of notes"))
         else:
-            try:
-                result = await run_in_db_thread(
-                    inbox.note_mark_read, owner=self.user_id, repeatable=True
-                )(user=self.user, ids=command.ids, all=command.all, origin=self.conn_id)
-            except DatabaseBusy:
-                await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
-                return
-            except Exception as exc:
-                log_event(
-                    log, "ws_mark_read_failed", logging.WARNING, conn=self.conn_id, error=repr(exc)
-                )
-                await self._close(CloseCode.SERVICE_RESTART, "could not mark read; resume")
-                return
-            if result.changed:
-                await self.send(protocol.unread(count=result.unread))
+            await self._change_state(command)
+
+    async def _change_state(self, command: protocol.Command) -> None:
+        """mark_read, mark_unread, archive, unarchive: this socket answers for itself
+        (``unread`` if the count moved, then ``changed``); the hub tells the user's others."""
+        if isinstance(command, protocol.MarkRead):
+            call = functools.partial(inbox.note_mark_read, ids=command.ids, all=command.all)
+            change = {"read": True, **({"all": True} if command.all else {})}
+        elif isinstance(command, protocol.MarkUnread):
+            call = functools.partial(inbox.note_mark_unread, ids=command.ids)
+            change = {"read": False}
+        else:
+            call = functools.partial(inbox.note_archive, ids=command.ids, archived=command.archived)
+            change = {"archived": command.archived}
+        try:
+            result = await run_in_db_thread(call, owner=self.user_id, repeatable=True)(
+                user=self.user, origin=self.conn_id
+            )
+        except DatabaseBusy:
+            await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
+            return
+        except Exception as exc:
+            log_event(
+                log, "ws_change_state_failed", logging.WARNING, conn=self.conn_id, error=repr(exc)
+            )
+            await self._close(CloseCode.SERVICE_RESTART, "could not change notes; resume")
+            return
+        if isinstance(command, protocol.Archive):
+            if result:
+                await self.send(protocol.changed(ids=result, change=change))
+            return
+        # The order the user's other sockets hear them in (``_after_commit_tell``).
+        if result.changed:
+            await self.send(protocol.unread(count=result.unread))
+        if result.ids or (change.get("all") and result.changed):
+            await self.send(protocol.changed(ids=result.ids, change=change))
 
     # Called by the hub.
 
@@ -270,6 +291,9 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     async def hub_unread(self, count: int) -> None:
         await self.send(protocol.unread(count=count))
+
+    async def hub_changed(self, ids: list[int], change: dict[str, bool]) -> None:
+        await self.send(protocol.changed(ids=ids, change=change))
 
     async def hub_close(self, code: int, reason: str) -> None:
         log_event(
@@ -352,8 +376,10 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 # Frames replace the payloads as they are built: a slow reader's
                 # page waits in memory once, not twice.
                 largest = 1
-                for index, (payload, read) in enumerate(page):
-                    text = frames.note(payload, read=read, language=self.language)
+                for index, (payload, read, archived) in enumerate(page):
+                    text = frames.note(
+                        payload, read=read, language=self.language, archived=archived
+                    )
                     page[index] = (payload["id"], text)
                     largest = max(largest, len(text))
                     if not (index + 1) % REPLAY_FRAMES_BETWEEN_YIELDS:
@@ -377,11 +403,13 @@ class NotesConsumer(AsyncWebsocketConsumer):
         return str(self.user_id) if self.user_id is not None else "anonymous"
 
 
-def _replay_page(user, after: int, limit: int) -> list[tuple[Any, Any]]:
-    """(payload, read) for each note of the next page; the replay turns them into (id, frame)."""
+def _replay_page(user, after: int, limit: int) -> list[tuple[Any, ...]]:
+    """(payload, read, archived) for each note of the next page; the replay turns them
+    into (id, frame)."""
     notes = inbox.note_list_visible(user=user, after=after, limit=limit)
     read = inbox.note_read_ids(user=user, notes=notes)
-    return [(inbox.note_payload(n), n.id in read) for n in notes]
+    archived = inbox.note_archived_ids(user=user, notes=notes)
+    return [(inbox.note_payload(n), n.id in read, n.id in archived) for n in notes]
 
 
 def _anonymous_replay_start(after: int, depth: int) -> tuple[int, bool]:

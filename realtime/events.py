@@ -18,6 +18,7 @@ GROUP = "notes"
 
 NOTE = "notes.note"
 UNREAD = "notes.unread"
+CHANGED = "notes.changed"
 LOGOUT = "notes.logout"
 PROBE = "notes.probe"  # a process checking that the stream carries its events again
 
@@ -29,6 +30,12 @@ def note_event(payload: dict[str, Any], *, committed_at: float) -> dict[str, Any
 
 def unread_event(*, user_id: int, count: int, origin: str | None = None) -> dict[str, Any]:
     return {"type": UNREAD, "user_id": user_id, "count": count, "origin": origin}
+
+
+def changed_event(
+    *, user_id: int, ids: list[int], change: dict[str, bool], origin: str | None = None
+) -> dict[str, Any]:
+    return {"type": CHANGED, "user_id": user_id, "ids": ids, "change": change, "origin": origin}
 
 
 def logout_event(*, session_key: str) -> dict[str, Any]:

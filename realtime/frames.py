@@ -16,10 +16,10 @@ from note.inbox import note_wire
 from notes_client import protocol
 
 
-def note(payload: dict[str, Any], *, read: bool, language: str) -> str:
+def note(payload: dict[str, Any], *, read: bool, language: str, archived: bool = False) -> str:
     """The ``note`` frame of a stored note's payload, its title in ``language``."""
     with translation.override(language):
-        wire = note_wire(payload, read=read)
+        wire = note_wire(payload, read=read, archived=archived)
     return protocol.note(wire)
 
 

@@ -62,6 +62,7 @@ class Subscriber(Protocol):
         ...
 
     async def hub_unread(self, count: int) -> None: ...
+    async def hub_changed(self, ids: list[int], change: dict[str, bool]) -> None: ...
     async def hub_close(self, code: int, reason: str) -> None: ...
 
     def hub_dropped(self, error: BaseException) -> None:
@@ -155,6 +156,10 @@ class Hub:
             for conn in self.user_connections(event["user_id"]):
                 if conn.conn_id != event.get("origin"):
                     await self._guarded(conn, conn.hub_unread(event["count"]))
+        elif kind == events.CHANGED:
+            for conn in self.user_connections(event["user_id"]):
+                if conn.conn_id != event.get("origin"):
+                    await self._guarded(conn, conn.hub_changed(event["ids"], event["change"]))
         elif kind == events.LOGOUT:
             for conn in tuple(self.connections):
                 if conn.session is not None and conn.session == event["session"]:

@@ -3,7 +3,8 @@
 ``note_unread_and_last_id`` restates the visibility and read rules in SQL for
 speed; this holds it to ``note_last_visible_id`` and ``note_unread_count``
 over random histories (public and private notes, notes older than the
-account, watermarks and single reads), on whichever database the suite runs.
+account, watermarks, single reads and notes marked unread again), on whichever
+database the suite runs; and the inbox's unread filter and read flags to the count.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from hypothesis.extra.django import TestCase
 from note.models import Note
 from note.selectors import (
     note_last_visible_id,
+    note_list_inbox,
     note_list_visible,
+    note_read_ids,
     note_unread_and_last_id,
     note_unread_count,
 )
-from note.services import note_create, note_mark_read
+from note.services import note_create, note_mark_read, note_mark_unread
 
 WHO = ("alice", "bob")
 
@@ -34,7 +37,8 @@ new_note = st.tuples(
 )
 mark_some = st.tuples(st.just("read"), st.sampled_from(WHO), st.lists(st.integers(0, 30)))
 mark_all = st.tuples(st.just("read_all"), st.sampled_from(WHO), st.none())
-histories = st.lists(st.one_of(new_note, mark_some, mark_all), max_size=25)
+mark_unread = st.tuples(st.just("unread"), st.sampled_from(WHO), st.lists(st.integers(0, 30)))
+histories = st.lists(st.one_of(new_note, mark_some, mark_all, mark_unread), max_size=25)
 
 
 def expected(user) -> tuple[int, int]:
@@ -55,14 +59,22 @@ class UnreadAndLastIdTests(TestCase):
                 [note] = note_create(kind="t", title="n", recipients=users[who] if who else None)
                 if arg:
                     Note.objects.filter(pk=note.pk).update(created=joined - timedelta(days=1))
-            elif op == "read":
+            elif op in ("read", "unread"):
                 visible = note_list_visible(user=users[who], limit=100)
                 ids = [visible[i % len(visible)].id for i in arg] if visible else []
-                note_mark_read(user=users[who], ids=ids)
+                mark = note_mark_read if op == "read" else note_mark_unread
+                mark(user=users[who], ids=ids)
             else:
                 note_mark_read(user=users[who], all=True)
         for user in (*users.values(), None):
             assert note_unread_and_last_id(user=user) == expected(user)
+        for user in users.values():
+            # The inbox's unread filter and the read flags tell the same story as the count.
+            unread = note_list_inbox(user=user, unread=True, limit=100)
+            assert len(unread) == note_unread_count(user=user)
+            visible = note_list_visible(user=user, limit=100)
+            read = note_read_ids(user=user, notes=visible)
+            assert {n.id for n in visible} - read == {n.id for n in unread}
 
     def test_counts_what_a_new_user_has_not_read(self):
         earlier = note_create(kind="t", title="before you came")[0]

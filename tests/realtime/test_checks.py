@@ -38,6 +38,11 @@ def test_a_note_size_limit_past_the_frame_limit_is_an_error():
     assert ids(NOTES_MAX_NOTE_BYTES=64 * 1024) == ["note.E001"]
 
 
+def test_a_data_limit_larger_than_a_note_is_an_error():
+    assert ids(NOTES_MAX_DATA_BYTES=61441) == ["note.E002"]
+    assert ids(NOTES_MAX_DATA_BYTES="8k") == ["note.E002"]
+
+
 def test_no_channel_layer_in_production_warns_that_notes_stay_in_one_process():
     assert ids(CHANNEL_LAYERS={}, DEBUG=False) == ["realtime.W002"]
     assert ids(CHANNEL_LAYERS={}, DEBUG=True) == []

@@ -39,7 +39,7 @@ class CloseCode(enum.IntEnum):
 # TOO_BIG. Notes are bounded below it where they are created
 # (NOTES_MAX_NOTE_BYTES); note() holds the line for rows stored before that.
 MAX_FRAME_BYTES = 64 * 1024
-MAX_MARK_READ_IDS = 1000  # ids in one mark_read (and one POST /api/notes/read/)
+MAX_MARK_READ_IDS = 1000  # ids in one mark_read, mark_unread, archive (or their POSTs)
 MAX_NOTE_ID = 2**63 - 1  # ids are 64-bit signed integers in every database
 
 
@@ -76,7 +76,30 @@ class MarkRead:
     all: bool = False
 
 
-def parse_command(text: str) -> Ping | MarkRead:
+@dataclass(frozen=True)
+class MarkUnread:
+    ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Archive:
+    ids: tuple[int, ...] = ()
+    archived: bool = True
+
+
+Command = Ping | MarkRead | MarkUnread | Archive
+
+
+def _note_ids(data: dict[str, Any], kind: str) -> tuple[int, ...]:
+    ids = data.get("ids")
+    if not isinstance(ids, list) or not all(is_note_id(i) for i in ids):
+        raise ProtocolError("bad_request", f"{kind} needs 'ids': a list of note ids")
+    if len(ids) > MAX_MARK_READ_IDS:
+        raise ProtocolError("bad_request", f"{kind} takes at most {MAX_MARK_READ_IDS} ids")
+    return tuple(ids)
+
+
+def parse_command(text: str) -> Command:
     """The command in a client's text frame; raises ProtocolError naming what is wrong."""
     try:
         data = json.loads(text)
@@ -100,6 +123,10 @@ def parse_command(text: str) -> Ping | MarkRead:
         if len(ids) > MAX_MARK_READ_IDS:
             raise ProtocolError("bad_request", f"mark_read takes at most {MAX_MARK_READ_IDS} ids")
         return MarkRead(ids=tuple(ids))
+    if kind == "mark_unread":
+        return MarkUnread(ids=_note_ids(data, kind))
+    if kind in ("archive", "unarchive"):
+        return Archive(ids=_note_ids(data, kind), archived=kind == "archive")
     raise ProtocolError("unknown_type", f"unknown frame type {kind[:40]!r}")
 
 
@@ -186,6 +213,11 @@ def synced(*, last_id: int, capped: bool = False) -> str:
 
 def unread(*, count: int) -> str:
     return _dumps({"type": "unread", "count": count})
+
+
+def changed(*, ids: list[int], change: dict[str, bool]) -> str:
+    """Some of the user's notes changed state (``read``, ``archived``; ``all`` with read)."""
+    return _dumps({"type": "changed", "ids": ids, **change})
 
 
 def pong() -> str:

@@ -129,6 +129,18 @@ export class NotesClient extends EventTarget {
     return this.send({ type: "mark_read", all: true });
   }
 
+  markUnread(ids) {
+    return this.send({ type: "mark_unread", ids });
+  }
+
+  archive(ids) {
+    return this.send({ type: "archive", ids });
+  }
+
+  unarchive(ids) {
+    return this.send({ type: "unarchive", ids });
+  }
+
   // The one place the state changes.
   #setState(state, retryIn = null) {
     const previous = this.#state;
@@ -204,6 +216,9 @@ export class NotesClient extends EventTarget {
         break;
       case "unread":
         this.#emit("unread", frame);
+        break;
+      case "changed": // some of our notes were read, unread, archived... in any tab
+        this.#emit("changed", frame);
         break;
       case "error":
         this.#emit("error", frame);

@@ -1,0 +1,175 @@
+"""Issue 16's inbox against a real daphne: data on notes, mark unread, archive, filters."""
+
+import asyncio
+import json
+
+import pytest
+
+from note.services import note_create
+from note.signals import notify
+from tests.support import ws
+from tests.support.data import adb, make_user_with_token
+from tests.support.http import call
+
+pytestmark = pytest.mark.asyncio
+
+
+def api(server, path, token, body=None, method=None):
+    return asyncio.to_thread(
+        call,
+        f"{server.http_url}/api/notes/{path}",
+        method=method or ("POST" if body is not None else "GET"),
+        body=body,
+        token=token,
+    )
+
+
+def send_with_data(user):
+    notify.send(
+        sender=None,
+        actor=None,
+        title="Order shipped",
+        kind="shop.shipped",
+        recipients=[user],
+        data={"order": 42, "amount": "12.50"},
+    )
+
+
+async def test_data_travels_in_the_live_frame_the_replay_and_the_api(server):
+    user, token = await adb(make_user_with_token, "data")
+    async with await ws.connect(server.ws_url, token=token) as sock:
+        hello, _, _ = await ws.handshake(sock)
+        await adb(send_with_data, user)
+        [live] = await ws.notes_until(sock, lambda got: len(got) >= 1)
+    assert live["data"] == {"order": 42, "amount": "12.50"}
+    async with await ws.connect(server.ws_url, token=token, after=hello["last_id"]) as sock:
+        _, [replayed], _ = await ws.handshake(sock)
+    assert replayed["data"] == live["data"]
+    status, body = await api(server, "", token)
+    assert status == 200
+    assert body["notes"][0]["data"] == live["data"]
+
+
+async def test_mark_unread_and_archive_over_the_socket_reach_every_tab(server):
+    user, token = await adb(make_user_with_token, "tabs")
+    _, other_token = await adb(make_user_with_token, "bystander")
+    [a] = await adb(note_create, kind="t", title="a", recipients=[user])
+    [b] = await adb(note_create, kind="t", title="b", recipients=[user])
+    status, body = await api(server, "read/", token, {"all": True})
+    assert (status, body) == (200, {"unread": 0})
+    first = await ws.connect(server.ws_url, token=token)
+    second = await ws.connect(server.ws_url, token=token)
+    bystander = await ws.connect(server.ws_url, token=other_token)
+    for sock in (first, second, bystander):
+        await ws.handshake(sock)
+
+    await first.send(json.dumps({"type": "mark_unread", "ids": [a.id]}))
+    for sock in (first, second):
+        assert await ws.recv(sock) == {"type": "unread", "count": 1}
+        assert await ws.recv(sock) == {"type": "changed", "ids": [a.id], "read": False}
+
+    await second.send(json.dumps({"type": "archive", "ids": [a.id, b.id]}))
+    for sock in (second, first):
+        assert await ws.recv(sock) == {"type": "changed", "ids": [a.id, b.id], "archived": True}
+
+    status, body = await api(server, "unarchive/", token, {"ids": [b.id]})
+    assert (status, body) == (200, {"unarchived": [b.id]})
+    for sock in (first, second):
+        assert await ws.recv(sock) == {"type": "changed", "ids": [b.id], "archived": False}
+
+    status, body = await api(server, "read/", token, {"ids": [a.id]})
+    assert (status, body) == (200, {"unread": 0})
+    for sock in (first, second):
+        assert await ws.recv(sock) == {"type": "unread", "count": 0}
+        assert await ws.recv(sock) == {"type": "changed", "ids": [a.id], "read": True}
+
+    assert await ws.quiet(bystander, 0.3) == []
+    for sock in (first, second, bystander):
+        await sock.close()
+
+
+async def test_the_inbox_api_filters_pages_by_id_and_shows_per_user_state(server):
+    user, token = await adb(make_user_with_token, "inbox")
+    _, other_token = await adb(make_user_with_token, "other")
+    notes = []
+    for kind in ("x.a", "x.b", "x.a", "x.b", "x.a"):
+        notes += await adb(note_create, kind=kind, title=kind, recipients=[user])
+    ids = [n.id for n in notes]
+    [public] = await adb(note_create, kind="x.a", title="for all")
+    assert (await api(server, "archive/", token, {"ids": [ids[0], public.id]}))[1] == {
+        "archived": [ids[0], public.id]
+    }
+    assert (await api(server, "read/", token, {"ids": [ids[1]]}))[0] == 200
+    assert (await api(server, "unread/", token, {"ids": [ids[1]]}))[1] == {"unread": 6}
+
+    _, body = await api(server, "?archived=false&kind=x.a&limit=1", token)
+    assert [n["id"] for n in body["notes"]] == [ids[4]]
+    _, body = await api(
+        server, f"?archived=false&kind=x.a&limit=1&before={body['next_before']}", token
+    )
+    assert [n["id"] for n in body["notes"]] == [ids[2]]
+    _, body = await api(server, f"?archived=false&kind=x.a&before={ids[2]}", token)
+    assert (body["notes"], body["next_before"]) == ([], None)
+
+    _, body = await api(server, "?archived=true", token)
+    assert [(n["id"], n["archived"]) for n in body["notes"]] == [(public.id, True), (ids[0], True)]
+    _, body = await api(server, "?unread=false", token)
+    assert body["notes"] == []
+    # Archived is per user: the public note is in the other user's inbox, not archived.
+    _, body = await api(server, "?archived=false&kind=x.a", other_token)
+    assert [(n["id"], "archived" in n) for n in body["notes"]] == [(public.id, False)]
+
+
+@pytest.mark.parametrize(
+    ("frame", "says"),
+    [
+        ({"type": "mark_unread"}, "mark_unread needs 'ids'"),
+        ({"type": "archive", "ids": [0]}, "archive needs 'ids'"),
+        ({"type": "unarchive", "ids": "all"}, "unarchive needs 'ids'"),
+        ({"type": "archive", "ids": list(range(1, 1002))}, "at most 1000 ids"),
+    ],
+)
+async def test_bad_actions_over_the_socket_get_error_frames(server, frame, says):
+    _, token = await adb(make_user_with_token, "bad")
+    async with await ws.connect(server.ws_url, token=token) as sock:
+        await ws.handshake(sock)
+        await sock.send(json.dumps(frame))
+        error = await ws.recv(sock)
+        assert (error["type"], error["code"]) == ("error", "bad_request")
+        assert says in error["message"]
+        await sock.send('{"type": "ping"}')
+        assert await ws.recv(sock) == {"type": "pong"}
+
+
+async def test_anonymous_sockets_cannot_change_notes(server):
+    async with await ws.connect(server.ws_url, origin=server.http_url) as sock:
+        await ws.handshake(sock)
+        await sock.send(json.dumps({"type": "archive", "ids": [1]}))
+        error = await ws.recv(sock)
+        assert (error["code"], error["message"]) == (
+            "bad_request",
+            "log in to change the state of notes",
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "says"),
+    [
+        ("archive/", {"ids": "x"}, 400, 'send {"ids": [note ids]}'),
+        ("unread/", {"all": True}, 400, 'send {"ids": [note ids]}'),
+        ("unarchive/", [1], 400, "body must be a JSON object"),
+        ("?archived=maybe", None, 400, "'archived' must be true or false"),
+        ("?unread=true&after=3", None, 400, "page with 'before', not 'after'"),
+        ("?kind=" + "k" * 65, None, 400, "'kind' takes at most"),
+    ],
+)
+async def test_bad_api_input_is_a_clear_400(server, path, body, status, says):
+    _, token = await adb(make_user_with_token, "badapi")
+    got, answer = await api(server, path, token, body)
+    assert got == status
+    assert says in answer["error"]
+
+
+async def test_actions_need_a_login(server):
+    got, answer = await api(server, "archive/", None, {"ids": [1]})
+    assert got == 401 and "authentication required" in answer["error"]
