@@ -1,8 +1,11 @@
 """``/api/notes/`` (list, filters) and the actions on notes: read, unread, archive, unarchive."""
 
+import json
+
 from django.http import JsonResponse
 
 from note.http import BadRequest, api_view, json_body, query_int
+from note.preferences import UNSET, PreferenceError, note_preferences, note_preferences_set
 from note.selectors import (
     note_archived_ids,
     note_list_inbox,
@@ -12,6 +15,7 @@ from note.selectors import (
 )
 from note.serializers import notes_wire
 from note.services import note_archive, note_mark_read, note_mark_unread
+from notes_client import protocol
 from notes_client.protocol import MAX_MARK_READ_IDS, is_note_id
 
 PAGE_DEFAULT = 50
@@ -93,6 +97,28 @@ def note_unarchive_view(request):
     """Unarchive notes: ``{"ids": [...]}`` -> ``{"unarchived": [ids that changed]}``."""
     changed = note_archive(user=request.user, ids=body_ids(json_body(request)), archived=False)
     return JsonResponse({"unarchived": changed})
+
+
+@api_view(methods=("GET", "POST"))
+def note_preferences_view(request):
+    """The caller's preferences; POST ``{"mute": [kinds], "unmute": [...], "reset": [...],
+    "quiet_minutes": n, "count_muted": bool}`` (each optional) changes them first."""
+    if request.method == "GET":
+        return JsonResponse(note_preferences(user=request.user).wire())
+    try:
+        command = protocol.parse_command(json.dumps({**json_body(request), "type": "preferences"}))
+        unset = UNSET
+        result = note_preferences_set(
+            user=request.user,
+            mute=command.mute,
+            unmute=command.unmute,
+            reset=command.reset,
+            quiet_seconds=unset if command.quiet_minutes is None else command.quiet_minutes * 60,
+            count_muted=unset if command.count_muted is None else command.count_muted,
+        )
+    except (protocol.ProtocolError, PreferenceError) as exc:
+        raise BadRequest(str(exc)) from None
+    return JsonResponse({**result.preferences.wire(), "unread": result.unread})
 
 
 def body_ids(data: dict, usage: str = 'send {"ids": [note ids]}') -> list[int]:

@@ -42,3 +42,22 @@ def check_data_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]
             )
         ]
     return []
+
+
+@checks.register()
+def check_opt_in_kinds(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    kinds = conf.OPT_IN_KINDS
+    if (
+        isinstance(kinds, str)
+        or not isinstance(kinds, list | tuple | set | frozenset)
+        or not all(isinstance(k, str) and 0 < len(k) <= 64 for k in kinds)
+    ):
+        return [
+            checks.Error(
+                f"NOTES_OPT_IN_KINDS must be a list of note kinds (texts of 1 to 64 characters), "
+                f"not {kinds!r}",
+                hint='For example NOTES_OPT_IN_KINDS = ["digest.weekly"].',
+                id="note.E003",
+            )
+        ]
+    return []

@@ -17,6 +17,8 @@ DEFAULTS: dict[str, Any] = {
     # The largest ``data`` a note may carry, in UTF-8 bytes of its JSON (it
     # counts towards NOTES_MAX_NOTE_BYTES too).
     "NOTES_MAX_DATA_BYTES": 8 * 1024,
+    # Kinds that are muted until a user turns them on (note.preferences).
+    "NOTES_OPT_IN_KINDS": (),
 }
 
 

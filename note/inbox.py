@@ -6,6 +6,14 @@ a socket makes, the wire shape of a note, token checks, and the signals
 ``tests/test_layers.py`` can hold the line.
 """
 
+from note.preferences import (
+    NO_PREFERENCES,
+    PreferenceError,
+    Preferences,
+    note_preferences,
+    note_preferences_set,
+)
+from note.preferences import UNSET as PREFERENCE_UNSET
 from note.selectors import (
     note_archived_ids,
     note_last_id,
@@ -17,10 +25,14 @@ from note.selectors import (
 )
 from note.serializers import note_payload, note_wire
 from note.services import note_archive, note_mark_read, note_mark_unread
-from note.signals import notes_changed, notes_committed, unread_changed
+from note.signals import notes_changed, notes_committed, preferences_changed, unread_changed
 from note.tokens import bearer_token, token_user
 
 __all__ = [
+    "NO_PREFERENCES",
+    "PREFERENCE_UNSET",
+    "PreferenceError",
+    "Preferences",
     "bearer_token",
     "note_archive",
     "note_archived_ids",
@@ -31,11 +43,14 @@ __all__ = [
     "note_mark_unread",
     "note_nth_newest_visible_id",
     "note_payload",
+    "note_preferences",
+    "note_preferences_set",
     "note_read_ids",
     "note_unread_and_last_id",
     "note_wire",
     "notes_changed",
     "notes_committed",
+    "preferences_changed",
     "token_user",
     "unread_changed",
 ]

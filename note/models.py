@@ -180,12 +180,17 @@ class NotePreference(models.Model):
 
 class NoteQuiet(models.Model):
     """A user's settings across kinds: do not disturb until a time, and whether
-    muted notes count as unread."""
+    muted notes count as unread.
+
+    ``until`` is seconds since the epoch, so the connect path reads it with
+    the user's :class:`NotePreference` rows in one plain statement on every
+    database (``note.preferences``).
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
-    until = models.DateTimeField(null=True, blank=True)
+    until = models.BigIntegerField(null=True, blank=True, help_text="Epoch seconds.")
     count_muted = models.BooleanField(default=False)
 
     def __str__(self) -> str:

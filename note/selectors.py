@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Max, Q, QuerySet
 
 from note.models import Note, NoteArchive, NoteRead, NoteReadState, NoteUnread
+from note.preferences import Preferences, note_preferences
 
 
 def note_visible_q(*, user) -> Q:
@@ -134,16 +135,26 @@ def note_join_baseline(*, user) -> int:
     return Note.objects.filter(created__lt=joined).aggregate(m=Max("id"))["m"] or 0
 
 
-def note_unread_count(*, user, upto_id: int | None = None) -> int:
+def note_unread_count(
+    *, user, upto_id: int | None = None, preferences: Preferences | None = None
+) -> int:
     """Unread visible notes; with ``upto_id``, only those with ids up to it (a snapshot
-    that agrees with a ``last_id`` read just before)."""
+    that agrees with a ``last_id`` read just before). Muted kinds do not count unless
+    the user chose so (``note.preferences``)."""
     if user is None or not user.is_authenticated:
         return 0
+    if preferences is None:
+        preferences = note_preferences(user=user)
+    uncounted = preferences.uncounted_kinds()
     upto = note_read_upto(user=user)
     visible = Note.objects.filter(note_visible_q(user=user), id__gt=upto)
     read = NoteRead.objects.filter(user_id=user.pk, note_id__gt=upto)
     # Marked unread again: always at or below the watermark (raising it drops them).
     again = NoteUnread.objects.filter(user_id=user.pk)
+    if uncounted:
+        visible = visible.exclude(kind__in=uncounted)
+        read = read.exclude(note__kind__in=uncounted)
+        again = again.exclude(note__kind__in=uncounted)
     if upto_id is not None:
         visible = visible.filter(id__lte=upto_id)
         read = read.filter(note_id__lte=upto_id)
@@ -151,9 +162,10 @@ def note_unread_count(*, user, upto_id: int | None = None) -> int:
     return visible.count() - read.count() + again.count()
 
 
-def note_unread_and_last_id(*, user) -> tuple[int, int]:
+def note_unread_and_last_id(*, user, preferences: Preferences | None = None) -> tuple[int, int]:
     """``(note_unread_count(user=user, upto_id=last_id), last_id)``, with
-    ``last_id = note_last_visible_id(user=user)``, in one query and one snapshot.
+    ``last_id = note_last_visible_id(user=user)``, in one query and one snapshot
+    (plus one for the user's preferences when the caller has not read them).
 
     Every WebSocket connect asks this for its ``hello`` frame. Through the ORM
     it is five queries (last id, watermark, join baseline, two counts): five
@@ -167,9 +179,20 @@ def note_unread_and_last_id(*, user) -> tuple[int, int]:
     """
     if user is None or not user.is_authenticated:
         return 0, note_last_visible_id(user=None)
+    if preferences is None:
+        preferences = note_preferences(user=user)
     note, state, read, again = (
         m._meta.db_table for m in (Note, NoteReadState, NoteRead, NoteUnread)
     )
+    # Muted kinds do not count: the notes' own kind, and for read and
+    # unread-again rows their note's.
+    uncounted = preferences.uncounted_kinds()
+    note_counted = read_counted = again_counted = ""
+    if uncounted:
+        counted = f"NOT IN ({', '.join(['%s'] * len(uncounted))})"
+        note_counted = f"AND n.kind {counted}"
+        read_counted = f"AND r.note_id IN (SELECT id FROM {note} WHERE kind {counted})"
+        again_counted = f"AND a.note_id IN (SELECT id FROM {note} WHERE kind {counted})"
     visible = "(n.recipient_id IS NULL OR n.recipient_id = %s)"
     joined = getattr(user, "date_joined", None)
     baseline = f"(SELECT MAX(id) FROM {note} WHERE created < %s)" if joined else "NULL"
@@ -184,16 +207,18 @@ def note_unread_and_last_id(*, user) -> tuple[int, int]:
         )
         SELECT newest.id,
             (SELECT COUNT(*) FROM {note} n
-              WHERE {visible} AND n.id > upto.id AND n.id <= newest.id)
+              WHERE {visible} AND n.id > upto.id AND n.id <= newest.id {note_counted})
           - (SELECT COUNT(*) FROM {read} r
-              WHERE r.user_id = %s AND r.note_id > upto.id AND r.note_id <= newest.id)
+              WHERE r.user_id = %s AND r.note_id > upto.id AND r.note_id <= newest.id
+              {read_counted})
           + (SELECT COUNT(*) FROM {again} a
-              WHERE a.user_id = %s AND a.note_id <= newest.id)
+              WHERE a.user_id = %s AND a.note_id <= newest.id {again_counted})
         FROM upto, newest
     """
     # A DateTimeField parameter as the ORM would pass it (SQLite and MariaDB: a text form).
     since = [connection.ops.adapt_datetimefield_value(joined)] if joined else []
-    params = [user.pk, *since, user.pk, user.pk, user.pk, user.pk]
+    params = [user.pk, *since, user.pk, user.pk, *uncounted]
+    params += [user.pk, *uncounted, user.pk, *uncounted]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         last_id, unread = cursor.fetchone()

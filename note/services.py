@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from note import conf
 from note.models import Note, NoteArchive, NoteRead, NoteReadState, NoteSequence, NoteUnread
+from note.preferences import note_preferences
 from note.selectors import note_join_baseline, note_unread_count, note_visible_q
 from note.serializers import note_wire_size
 from note.signals import notes_changed, notes_committed, unread_changed
@@ -175,7 +176,8 @@ def note_mark_read(
     ``origin`` (the connection that asked, which answers for itself).
     """
     with transaction.atomic():
-        before = note_unread_count(user=user)
+        preferences = note_preferences(user=user)
+        before = note_unread_count(user=user, preferences=preferences)
         state = _read_state_for_update(user)
         visible = Note.objects.filter(note_visible_q(user=user))
         if all:
@@ -202,7 +204,7 @@ def note_mark_read(
             if lowered:
                 again.delete()
                 changed_ids += lowered
-        after = note_unread_count(user=user)
+        after = note_unread_count(user=user, preferences=preferences)
         _after_commit_tell(user, before, after, origin, changed_ids, {"read": True}, all=all)
     return MarkReadResult(unread=after, changed=after != before, ids=sorted(changed_ids))
 
@@ -217,7 +219,8 @@ def note_mark_unread(*, user, ids: Iterable[int], origin: str | None = None) -> 
     told after commit (``unread`` and ``notes_changed``).
     """
     with transaction.atomic():
-        before = note_unread_count(user=user)
+        preferences = note_preferences(user=user)
+        before = note_unread_count(user=user, preferences=preferences)
         state = _read_state_for_update(user)
         wanted = list(
             Note.objects.filter(note_visible_q(user=user), id__in=set(ids)).values_list(
@@ -240,7 +243,7 @@ def note_mark_unread(*, user, ids: Iterable[int], origin: str | None = None) -> 
                 [NoteUnread(user_id=user.pk, note_id=i) for i in fresh], ignore_conflicts=True
             )
             changed_ids += fresh
-        after = note_unread_count(user=user)
+        after = note_unread_count(user=user, preferences=preferences)
         _after_commit_tell(user, before, after, origin, changed_ids, {"read": False})
     return MarkReadResult(unread=after, changed=after != before, ids=sorted(changed_ids))
 

@@ -40,3 +40,6 @@ notify = Signal()
 notes_committed = Signal()
 unread_changed = Signal()
 notes_changed = Signal()
+# ``preferences_changed``: ``user_id``, ``preferences`` (plain data,
+# ``note.preferences.Preferences.from_event`` reads it) and ``origin``.
+preferences_changed = Signal()

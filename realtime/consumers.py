@@ -134,6 +134,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.closing = False
         self.last_sent = 0
         self.guard: FloodGuard | None = None  # made by the first frame: most sockets only listen
+        self.preferences = inbox.NO_PREFERENCES  # the user's, read with the hello
         await self.accept()
         release_upgrade(self.base_send)
         metrics.connections_accepted.labels("asgi" if self.writer is None else "direct").inc()
@@ -169,12 +170,13 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     async def _catch_up_to_live(self, after: int | None, replay_slots: asyncio.Semaphore) -> None:
         """hello, the replay, synced, then what the hub brought meanwhile."""
-        unread, last_id = await self._db(inbox.note_unread_and_last_id)(user=self.user)
+        unread, last_id, self.preferences = await self._db(_hello_state)(self.user)
         await self.send(
             protocol.hello(
                 user=self.user.get_username() if self.user else None,
                 unread=unread,
                 last_id=last_id,
+                preferences=None if self.preferences.is_default else self.preferences.wire(),
             )
         )
         self.last_sent = last_id if after is None else after
@@ -244,6 +246,9 @@ class NotesConsumer(AsyncWebsocketConsumer):
     async def _change_state(self, command: protocol.Command) -> None:
         """mark_read, mark_unread, archive, unarchive: this socket answers for itself
         (``unread`` if the count moved, then ``changed``); the hub tells the user's others."""
+        if isinstance(command, protocol.SetPreferences):
+            await self._set_preferences(command)
+            return
         if isinstance(command, protocol.MarkRead):
             call = functools.partial(inbox.note_mark_read, ids=command.ids, all=command.all)
             change = {"read": True, **({"all": True} if command.all else {})}
@@ -276,6 +281,42 @@ class NotesConsumer(AsyncWebsocketConsumer):
         if result.ids or (change.get("all") and result.changed):
             await self.send(protocol.changed(ids=result.ids, change=change))
 
+    async def _set_preferences(self, command: protocol.SetPreferences) -> None:
+        """Change the user's preferences (or, with nothing to change, read them); this
+        socket answers ``preferences`` (and ``unread`` if the count moved)."""
+        quiet = (
+            inbox.PREFERENCE_UNSET if command.quiet_minutes is None else command.quiet_minutes * 60
+        )
+        count_muted = inbox.PREFERENCE_UNSET if command.count_muted is None else command.count_muted
+        try:
+            result = await run_in_db_thread(
+                inbox.note_preferences_set, owner=self.user_id, repeatable=True
+            )(
+                user=self.user,
+                mute=command.mute,
+                unmute=command.unmute,
+                reset=command.reset,
+                quiet_seconds=quiet,
+                count_muted=count_muted,
+                origin=self.conn_id,
+            )
+        except DatabaseBusy:
+            await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
+            return
+        except inbox.PreferenceError as exc:
+            await self.send(protocol.error("bad_request", str(exc)))
+            return
+        except Exception as exc:
+            log_event(
+                log, "ws_preferences_failed", logging.WARNING, conn=self.conn_id, error=repr(exc)
+            )
+            await self._close(CloseCode.SERVICE_RESTART, "could not change preferences; resume")
+            return
+        self.preferences = result.preferences
+        if result.changed:
+            await self.send(protocol.unread(count=result.unread))
+        await self.send(protocol.preferences(self.preferences.wire()))
+
     # Called by the hub.
 
     def hub_note(
@@ -294,6 +335,11 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     async def hub_changed(self, ids: list[int], change: dict[str, bool]) -> None:
         await self.send(protocol.changed(ids=ids, change=change))
+
+    async def hub_preferences(self, preferences: dict[str, Any]) -> None:
+        """The user changed preferences elsewhere: mark notes by them from now on."""
+        self.preferences = inbox.Preferences.from_event(preferences)
+        await self.send(protocol.preferences(self.preferences.wire()))
 
     async def hub_close(self, code: int, reason: str) -> None:
         log_event(
@@ -343,10 +389,11 @@ class NotesConsumer(AsyncWebsocketConsumer):
             return None  # the hub routes by recipient; this is the second lock on the door
         if note_frames is None:
             note_frames = frames.NoteFrames(payload)
-        if self.writer is not None and self.writer.write(note_frames.wire(self.language)):
+        muted = self.preferences.muted(payload["kind"])
+        if self.writer is not None and self.writer.write(note_frames.wire(self.language, muted)):
             self.last_sent = payload["id"]
             return None
-        return self._send_note(payload["id"], note_frames.text(self.language))
+        return self._send_note(payload["id"], note_frames.text(self.language, muted))
 
     async def _send_note(self, note_id: int, text: str) -> None:
         # Counted as sent once the send returned: a send that raises leaves
@@ -378,7 +425,11 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 largest = 1
                 for index, (payload, read, archived) in enumerate(page):
                     text = frames.note(
-                        payload, read=read, language=self.language, archived=archived
+                        payload,
+                        read=read,
+                        language=self.language,
+                        archived=archived,
+                        muted=self.preferences.muted(payload["kind"]),
                     )
                     page[index] = (payload["id"], text)
                     largest = max(largest, len(text))
@@ -410,6 +461,13 @@ def _replay_page(user, after: int, limit: int) -> list[tuple[Any, ...]]:
     read = inbox.note_read_ids(user=user, notes=notes)
     archived = inbox.note_archived_ids(user=user, notes=notes)
     return [(inbox.note_payload(n), n.id in read, n.id in archived) for n in notes]
+
+
+def _hello_state(user) -> tuple[int, int, Any]:
+    """(unread, last_id, preferences) for the hello: the preferences decide what counts."""
+    preferences = inbox.note_preferences(user=user)
+    unread, last_id = inbox.note_unread_and_last_id(user=user, preferences=preferences)
+    return unread, last_id, preferences
 
 
 def _anonymous_replay_start(after: int, depth: int) -> tuple[int, bool]:

@@ -19,6 +19,7 @@ GROUP = "notes"
 NOTE = "notes.note"
 UNREAD = "notes.unread"
 CHANGED = "notes.changed"
+PREFERENCES = "notes.preferences"
 LOGOUT = "notes.logout"
 PROBE = "notes.probe"  # a process checking that the stream carries its events again
 
@@ -36,6 +37,12 @@ def changed_event(
     *, user_id: int, ids: list[int], change: dict[str, bool], origin: str | None = None
 ) -> dict[str, Any]:
     return {"type": CHANGED, "user_id": user_id, "ids": ids, "change": change, "origin": origin}
+
+
+def preferences_event(
+    *, user_id: int, preferences: dict[str, Any], origin: str | None = None
+) -> dict[str, Any]:
+    return {"type": PREFERENCES, "user_id": user_id, "preferences": preferences, "origin": origin}
 
 
 def logout_event(*, session_key: str) -> dict[str, Any]:

@@ -12,7 +12,13 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_out
 
 from note import inbox
-from realtime.publisher import publish_changed, publish_logout, publish_notes, publish_unread
+from realtime.publisher import (
+    publish_changed,
+    publish_logout,
+    publish_notes,
+    publish_preferences,
+    publish_unread,
+)
 
 
 def on_notes_committed(sender: Any, *, notes, **kwargs: Any) -> None:
@@ -37,6 +43,12 @@ def on_notes_changed(
     publish_changed(user_id=user_id, ids=ids, change=change, origin=origin)
 
 
+def on_preferences_changed(
+    sender: Any, *, user_id: int, preferences: dict, origin: str | None = None, **kwargs: Any
+) -> None:
+    publish_preferences(user_id=user_id, preferences=preferences, origin=origin)
+
+
 def on_logged_out(sender: Any, request=None, user=None, **kwargs: Any) -> None:
     """Logging out closes that session's open WebSockets, in every server process.
 
@@ -51,4 +63,7 @@ def connect() -> None:
     inbox.notes_committed.connect(on_notes_committed, dispatch_uid="realtime.notes_committed")
     inbox.unread_changed.connect(on_unread_changed, dispatch_uid="realtime.unread_changed")
     inbox.notes_changed.connect(on_notes_changed, dispatch_uid="realtime.notes_changed")
+    inbox.preferences_changed.connect(
+        on_preferences_changed, dispatch_uid="realtime.preferences_changed"
+    )
     user_logged_out.connect(on_logged_out, dispatch_uid="realtime.logout")

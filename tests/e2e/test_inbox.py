@@ -1,9 +1,12 @@
 """Issue 16's inbox against a real daphne: data on notes, mark unread, archive, filters."""
 
 import asyncio
+import io
 import json
 
 import pytest
+from django.core.management import call_command
+from django.test import override_settings
 
 from note.services import note_create
 from note.signals import notify
@@ -173,3 +176,94 @@ async def test_bad_api_input_is_a_clear_400(server, path, body, status, says):
 async def test_actions_need_a_login(server):
     got, answer = await api(server, "archive/", None, {"ids": [1]})
     assert got == 401 and "authentication required" in answer["error"]
+
+
+@pytest.fixture(scope="module")
+def redis_server(start_server, redis_url):
+    """A daphne on Redis, with this test process on the same layer (manage.py's events)."""
+    server = start_server(redis_url=redis_url)
+    layer = {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [redis_url], "prefix": server.env["CHANNEL_LAYER_PREFIX"]},
+    }
+    with override_settings(CHANNEL_LAYERS={"default": layer}):
+        yield server
+
+
+def run_command(*args):
+    from realtime.publisher import publisher
+
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    publisher.flush(timeout=5)
+    return json.loads(out.getvalue().splitlines()[-1])
+
+
+async def test_muting_takes_effect_on_open_sockets_in_every_tab_at_once(redis_server):
+    server = redis_server
+    user, token = await adb(make_user_with_token, "mute")
+    [old_chat] = await adb(note_create, kind="chat", title="old chat", recipients=[user])
+    first = await ws.connect(server.ws_url, token=token)
+    second = await ws.connect(server.ws_url, token=token)
+    for sock in (first, second):
+        hello, _, _ = await ws.handshake(sock)
+        assert hello["unread"] == 1 and "preferences" not in hello
+
+    await first.send(json.dumps({"type": "preferences", "mute": ["chat"]}))
+    assert await ws.recv(first) == {"type": "unread", "count": 0}
+    prefs = await ws.recv(first)
+    assert (prefs["type"], prefs["muted"]) == ("preferences", ["chat"])
+    assert await ws.recv(second) == {"type": "unread", "count": 0}
+    assert await ws.recv(second) == prefs
+
+    await adb(note_create, kind="chat", title="muted", recipients=[user])
+    await adb(note_create, kind="order", title="loud", recipients=[user])
+    for sock in (first, second):
+        chat, order = await ws.notes_until(sock, lambda got: len(got) >= 2)
+        assert (chat["title"], chat.get("muted")) == ("muted", True)
+        assert (order["title"], "muted" in order) == ("loud", False)
+
+    # manage.py, another process: do not disturb reaches both tabs without a reconnect.
+    shown = await adb(run_command, "note_preferences", user.username, "--quiet-minutes", "60")
+    assert shown["quiet_until"] is not None
+    for sock in (first, second):
+        frame = await ws.recv_skipping(sock, "unread")
+        assert (frame["type"], frame["quiet_until"]) == ("preferences", shown["quiet_until"])
+    await adb(note_create, kind="order", title="quiet please", recipients=[user])
+    for sock in (first, second):
+        [order] = await ws.notes_until(sock, lambda got: len(got) >= 1)
+        assert (order["title"], order.get("muted")) == ("quiet please", True)
+
+    # The API, and a new connection's hello and replay, tell the same.
+    status, body = await api(server, "preferences/", token, {"quiet_minutes": 0})
+    assert status == 200 and body["quiet_until"] is None and body["muted"] == ["chat"]
+    async with await ws.connect(server.ws_url, token=token, after=old_chat.id - 1) as sock:
+        hello, replayed, _ = await ws.handshake(sock)
+    assert hello["preferences"]["muted"] == ["chat"]
+    assert [(n["kind"], n.get("muted", False)) for n in replayed] == [
+        ("chat", True),
+        ("chat", True),
+        ("order", False),
+        ("order", False),
+    ]
+    for sock in (first, second):
+        await sock.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"mute": "chat"}, "'mute' must be a list of kinds"),
+        ({"quiet_minutes": -1}, "'quiet_minutes' must be a whole number"),
+        ({"count_muted": 1}, "'count_muted' must be true or false"),
+    ],
+)
+async def test_bad_preferences_are_clear_errors_on_the_api_and_the_socket(server, body, says):
+    _, token = await adb(make_user_with_token, "badprefs")
+    status, answer = await api(server, "preferences/", token, body)
+    assert status == 400 and says in answer["error"]
+    async with await ws.connect(server.ws_url, token=token) as sock:
+        await ws.handshake(sock)
+        await sock.send(json.dumps({"type": "preferences", **body}))
+        error = await ws.recv(sock)
+        assert error["code"] == "bad_request" and says in error["message"]

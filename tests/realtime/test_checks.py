@@ -43,6 +43,12 @@ def test_a_data_limit_larger_than_a_note_is_an_error():
     assert ids(NOTES_MAX_DATA_BYTES="8k") == ["note.E002"]
 
 
+def test_opt_in_kinds_must_be_a_list_of_kinds():
+    assert ids(NOTES_OPT_IN_KINDS="digest") == ["note.E003"]
+    assert ids(NOTES_OPT_IN_KINDS=["digest", ""]) == ["note.E003"]
+    assert ids(NOTES_OPT_IN_KINDS=["digest"]) == []
+
+
 def test_no_channel_layer_in_production_warns_that_notes_stay_in_one_process():
     assert ids(CHANNEL_LAYERS={}, DEBUG=False) == ["realtime.W002"]
     assert ids(CHANNEL_LAYERS={}, DEBUG=True) == []

@@ -69,7 +69,14 @@ client.addEventListener("hello", ({ detail: hello }) => {
     return;
   }
   countedUpTo = hello.last_id;
+  preferences = hello.preferences ?? {};
   inbox?.setUnread(hello.unread);
+});
+
+// The user's preferences as the server last said (hello, then "preferences" frames).
+let preferences = {};
+client.addEventListener("preferences", ({ detail }) => {
+  preferences = detail;
 });
 
 let replaying = true;
@@ -84,9 +91,12 @@ client.addEventListener("synced", ({ detail }) => {
 
 client.addEventListener("note", ({ detail: note }) => {
   inbox?.noteArrived(note);
-  if (inbox && !note.read && note.id > countedUpTo) inbox.setUnread(inbox.unread + 1);
+  // A muted note (its kind muted, or do not disturb) is listed but neither
+  // counted (the server's count leaves it out too) nor popped up.
+  const counted = !note.read && !(note.muted && !preferences.count_muted);
+  if (inbox && counted && note.id > countedUpTo) inbox.setUnread(inbox.unread + 1);
   // Your own post is no news to you; the bell still counts it, as the server does.
-  if (!note.read && !(user && note.actor === user)) toasts.show(note);
+  if (!note.read && !note.muted && !(user && note.actor === user)) toasts.show(note);
   document.dispatchEvent(new CustomEvent("notes:note", { detail: { note, replayed: replaying } }));
 });
 
