@@ -102,6 +102,11 @@ client.addEventListener("note", ({ detail: note }) => {
 
 client.addEventListener("unread", ({ detail: { count } }) => inbox?.unreadChanged(count));
 
+// Other scripts of the page (the inbox page) follow state changes from any tab.
+client.addEventListener("changed", ({ detail }) => {
+  document.dispatchEvent(new CustomEvent("notes:changed", { detail }));
+});
+
 // The session changed in another tab (logged out, or in as someone else): this
 // page's account menu belongs to the old one, so show the page afresh. A page
 // reloaded for this moments ago stays as it is rather than reload in a loop.
