@@ -61,3 +61,21 @@ def check_opt_in_kinds(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         ]
     return []
+
+
+@checks.register()
+def check_retention(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    errors = []
+    for name, value in (
+        ("NOTES_RETENTION_DAYS", conf.RETENTION_DAYS),
+        ("NOTES_RETENTION_PER_USER", conf.RETENTION_PER_USER),
+    ):
+        if value is not None and (type(value) is not int or value < 1):
+            errors.append(
+                checks.Error(
+                    f"{name} must be None (keep every note) or a whole number of 1 or more, "
+                    f"not {value!r}",
+                    id="note.E004",
+                )
+            )
+    return errors

@@ -19,6 +19,10 @@ DEFAULTS: dict[str, Any] = {
     "NOTES_MAX_DATA_BYTES": 8 * 1024,
     # Kinds that are muted until a user turns them on (note.preferences).
     "NOTES_OPT_IN_KINDS": (),
+    # Retention (manage.py prune_notes): notes older than this many days, and
+    # each user's private notes past their newest this many. None keeps all.
+    "NOTES_RETENTION_DAYS": None,
+    "NOTES_RETENTION_PER_USER": None,
 }
 
 

@@ -14,6 +14,7 @@ from note.preferences import (
     note_preferences_set,
 )
 from note.preferences import UNSET as PREFERENCE_UNSET
+from note.retention import note_pruned_upto
 from note.selectors import (
     note_archived_ids,
     note_last_id,
@@ -45,6 +46,7 @@ __all__ = [
     "note_payload",
     "note_preferences",
     "note_preferences_set",
+    "note_pruned_upto",
     "note_read_ids",
     "note_unread_and_last_id",
     "note_wire",

@@ -190,7 +190,8 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 metrics.clients_cut_off.labels("slow_reader").inc()
                 await self._close(CloseCode.TRY_AGAIN_LATER, "too slow reading the replay; resume")
                 return
-        await self.send(protocol.synced(last_id=self.last_sent, capped=capped))
+        pruned = after is not None and await self._db(inbox.note_pruned_upto)() > after
+        await self.send(protocol.synced(last_id=self.last_sent, capped=capped, pruned=pruned))
         while self.buffer:
             pending = self._write_note(self.buffer.popleft(), None)
             if pending is not None:

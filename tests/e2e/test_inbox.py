@@ -3,11 +3,14 @@
 import asyncio
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
+from django.utils import timezone
 
+from note.models import Note
 from note.services import note_create
 from note.signals import notify
 from tests.support import ws
@@ -267,3 +270,26 @@ async def test_bad_preferences_are_clear_errors_on_the_api_and_the_socket(server
         await sock.send(json.dumps({"type": "preferences", **body}))
         error = await ws.recv(sock)
         assert error["code"] == "bad_request" and says in error["message"]
+
+
+async def test_a_resume_from_a_pruned_id_gets_what_is_left_and_is_told(server):
+    from note.retention import note_prune
+
+    user, token = await adb(make_user_with_token, "pruned")
+    notes = []
+    for i in range(4):
+        notes += await adb(note_create, kind="t", title=f"n{i}", recipients=[user])
+    await adb(
+        lambda: Note.objects.filter(id__in=[n.id for n in notes[:2]]).update(
+            created=timezone.now() - timedelta(days=100)
+        )
+    )
+    assert await adb(note_prune, days=30) == (2, 0)
+    async with await ws.connect(server.ws_url, token=token, after=notes[0].id - 1) as sock:
+        _, replayed, synced = await ws.handshake(sock)
+    assert [n["id"] for n in replayed] == [notes[2].id, notes[3].id]
+    assert synced == {"type": "synced", "last_id": notes[3].id, "pruned": True}
+    # From a point past what was pruned, nothing to tell: a v1 synced frame.
+    async with await ws.connect(server.ws_url, token=token, after=notes[2].id) as sock:
+        _, replayed, synced = await ws.handshake(sock)
+    assert synced == {"type": "synced", "last_id": notes[3].id}

@@ -43,6 +43,12 @@ def test_a_data_limit_larger_than_a_note_is_an_error():
     assert ids(NOTES_MAX_DATA_BYTES="8k") == ["note.E002"]
 
 
+def test_retention_settings_are_none_or_positive():
+    assert ids(NOTES_RETENTION_DAYS=0) == ["note.E004"]
+    assert ids(NOTES_RETENTION_PER_USER="100") == ["note.E004"]
+    assert ids(NOTES_RETENTION_DAYS=90, NOTES_RETENTION_PER_USER=1000) == []
+
+
 def test_opt_in_kinds_must_be_a_list_of_kinds():
     assert ids(NOTES_OPT_IN_KINDS="digest") == ["note.E003"]
     assert ids(NOTES_OPT_IN_KINDS=["digest", ""]) == ["note.E003"]

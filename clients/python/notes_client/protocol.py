@@ -254,11 +254,14 @@ def _clipped(wire: dict[str, Any]) -> str:
     return _dumps({"type": "note", "note": wire})
 
 
-def synced(*, last_id: int, capped: bool = False) -> str:
-    """``capped``: the replay skipped older notes (an anonymous replay's depth limit)."""
+def synced(*, last_id: int, capped: bool = False, pruned: bool = False) -> str:
+    """``capped``: the replay skipped older notes (an anonymous replay's depth limit).
+    ``pruned``: notes after the resume point may have been pruned (retention)."""
     frame: dict[str, Any] = {"type": "synced", "last_id": last_id}
     if capped:
         frame["capped"] = True
+    if pruned:
+        frame["pruned"] = True
     return _dumps(frame)
 
 
