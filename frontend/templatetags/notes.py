@@ -67,6 +67,7 @@ def client_strings() -> dict[str, str]:
         "markRead": gettext("Mark read"),
         "empty": gettext("No notifications yet."),
         "failed": gettext("Could not reach the server. Please try again."),
+        "unmute": gettext("Unmute"),
     }
 
 

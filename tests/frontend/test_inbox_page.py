@@ -85,3 +85,35 @@ def test_the_page_pages_back_by_id_and_filters_by_kind(server, open_page, users)
 def test_the_page_needs_a_login(server, open_page):
     page = open_page(server, path="/notes/")
     page.wait_for_url("**/accounts/login/?next=/notes/")
+
+
+def test_the_bells_settings_mute_a_kind_in_every_tab_and_muted_notes_do_not_toast(
+    server, open_page, users
+):
+    alice = users("quiet")
+    page = open_page(server)
+    log_in(page, alice.username)
+    other = open_page(server, context=page.context, path="/")
+    wait_live(other)
+    for tab in (page, other):
+        tab.locator("#notes-bell").click()
+        tab.locator("#notes-settings-toggle").click()
+    page.locator("#notes-settings-kind").fill("chat")
+    page.keyboard.press("Enter")
+    for tab in (page, other):
+        expect(tab.locator("#notes-settings-muted li")).to_have_text(["chat Unmute"])
+
+    orm(note_create, kind="chat", title="muted chatter", recipients=[alice])
+    orm(note_create, kind="order", title="Order shipped", recipients=[alice])
+    for tab in (page, other):
+        expect(tab.locator(".toast", has_text="Order shipped")).to_be_visible()
+        expect(tab.locator(".toast", has_text="muted chatter")).to_have_count(0)
+        expect(tab.locator("#notes-bell-count")).to_have_text("1")
+
+    other.locator("#notes-settings-quiet").check()
+    expect(page.locator("#notes-settings-quiet")).to_be_checked()
+    page.locator("#notes-settings-muted li button").click()
+    for tab in (page, other):
+        expect(tab.locator("#notes-settings-muted li")).to_have_count(0)
+        # Unmuting chat makes the earlier chat note count again.
+        expect(tab.locator("#notes-bell-count")).to_have_text("2")

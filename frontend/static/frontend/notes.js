@@ -15,6 +15,7 @@
 import { Inbox } from "./inbox.js";
 import { CONNECTED, DISCONNECTED, NotesClient } from "./notes-client.js";
 import { NotesApi } from "./notes-api.js";
+import { SettingsPanel } from "./settings-panel.js";
 import { ToastStack } from "./toasts.js";
 
 const config = JSON.parse(document.getElementById("notes-config").textContent);
@@ -70,13 +71,19 @@ client.addEventListener("hello", ({ detail: hello }) => {
   }
   countedUpTo = hello.last_id;
   preferences = hello.preferences ?? {};
+  settings?.show(preferences);
   inbox?.setUnread(hello.unread);
 });
 
 // The user's preferences as the server last said (hello, then "preferences" frames).
 let preferences = {};
+const settings =
+  user && bellMenu?.querySelector("#notes-settings")
+    ? new SettingsPanel(bellMenu, { client, strings })
+    : null;
 client.addEventListener("preferences", ({ detail }) => {
   preferences = detail;
+  settings?.show(preferences);
 });
 
 let replaying = true;
