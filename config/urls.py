@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("realtime.urls")),
+    path("", include("frontend.urls")),
     path("api/", include("news.api_urls")),
     path("", include("news.urls")),
 ]

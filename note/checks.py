@@ -24,7 +24,7 @@ def check_credential_settings(app_configs=None, **kwargs) -> list[checks.CheckMe
                 f"NOTES_TOKEN_LAST_USED_SECONDS must be a whole number of seconds, 1 or more, "
                 f"not {every!r}",
                 hint="It is how often a token's last_used may be written; 300 is the default.",
-                id="note.E002",
+                id="note.E003",
             )
         )
     ticket = conf.TICKET_SECONDS
@@ -34,7 +34,7 @@ def check_credential_settings(app_configs=None, **kwargs) -> list[checks.CheckMe
                 f"NOTES_TICKET_SECONDS must be a whole number of seconds from 1 to 3600, "
                 f"not {ticket!r}",
                 hint="A connect ticket is meant to be used at once; 30 is the default.",
-                id="note.E003",
+                id="note.E004",
             )
         )
     return errors
@@ -83,14 +83,14 @@ def check_limit_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage
         try:
             parse_rate(getattr(conf, f"LIMIT_{name}"))
         except ImproperlyConfigured as exc:
-            errors.append(checks.Error(f"NOTES_LIMIT_{name}: {exc}", id="note.E002"))
+            errors.append(checks.Error(f"NOTES_LIMIT_{name}: {exc}", id="note.E005"))
     sockets = conf.LIMIT_SOCKETS_PER_USER
     if sockets is not None and (type(sockets) is not int or sockets < 1):
         errors.append(
             checks.Error(
                 f"NOTES_LIMIT_SOCKETS_PER_USER must be a whole number from 1, or None, "
                 f"not {sockets!r}",
-                id="note.E003",
+                id="note.E006",
             )
         )
     limits_redis = conf.LIMITS_REDIS
@@ -102,7 +102,7 @@ def check_limit_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage
             checks.Error(
                 f"NOTES_LIMITS_REDIS must be None, a redis:// URL or "
                 f'{{"sentinels": [...], "master_name": ...}}, not {limits_redis!r}',
-                id="note.E004",
+                id="note.E007",
             )
         )
     proxies = conf.TRUSTED_PROXIES
@@ -115,7 +115,60 @@ def check_limit_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage
             checks.Error(
                 f"NOTES_TRUSTED_PROXIES must list IP addresses or networks: {exc}",
                 hint='e.g. ["127.0.0.1", "10.0.0.0/8"]',
-                id="note.E005",
+                id="note.E008",
             )
         )
+    return errors
+
+
+@checks.register()
+def check_data_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    limit, note_limit = conf.MAX_DATA_BYTES, conf.MAX_NOTE_BYTES
+    ceiling = note_limit if type(note_limit) is int else MAX_FRAME_BYTES
+    if type(limit) is not int or not 2 <= limit <= ceiling:
+        return [
+            checks.Error(
+                f"NOTES_MAX_DATA_BYTES must be a whole number of bytes from 2 to "
+                f"NOTES_MAX_NOTE_BYTES, not {limit!r}",
+                hint="A note's data travels inside the note, so it cannot be larger than it.",
+                id="note.E009",
+            )
+        ]
+    return []
+
+
+@checks.register()
+def check_opt_in_kinds(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    kinds = conf.OPT_IN_KINDS
+    if (
+        isinstance(kinds, str)
+        or not isinstance(kinds, list | tuple | set | frozenset)
+        or not all(isinstance(k, str) and 0 < len(k) <= 64 for k in kinds)
+    ):
+        return [
+            checks.Error(
+                f"NOTES_OPT_IN_KINDS must be a list of note kinds (texts of 1 to 64 characters), "
+                f"not {kinds!r}",
+                hint='For example NOTES_OPT_IN_KINDS = ["digest.weekly"].',
+                id="note.E010",
+            )
+        ]
+    return []
+
+
+@checks.register()
+def check_retention(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    errors = []
+    for name, value in (
+        ("NOTES_RETENTION_DAYS", conf.RETENTION_DAYS),
+        ("NOTES_RETENTION_PER_USER", conf.RETENTION_PER_USER),
+    ):
+        if value is not None and (type(value) is not int or value < 1):
+            errors.append(
+                checks.Error(
+                    f"{name} must be None (keep every note) or a whole number of 1 or more, "
+                    f"not {value!r}",
+                    id="note.E011",
+                )
+            )
     return errors

@@ -40,6 +40,15 @@ DEFAULTS: dict[str, Any] = {
     # note.stamping) before a sweep stamps it. Its sender stamps it at once;
     # this covers a sender that died between its commit and its stamp.
     "NOTES_STAMP_SWEEP_SECONDS": 2.0,
+    # The largest ``data`` a note may carry, in UTF-8 bytes of its JSON (it
+    # counts towards NOTES_MAX_NOTE_BYTES too).
+    "NOTES_MAX_DATA_BYTES": 8 * 1024,
+    # Kinds that are muted until a user turns them on (note.preferences).
+    "NOTES_OPT_IN_KINDS": (),
+    # Retention (manage.py prune_notes): notes older than this many days, and
+    # each user's private notes past their newest this many. None keeps all.
+    "NOTES_RETENTION_DAYS": None,
+    "NOTES_RETENTION_PER_USER": None,
 }
 
 

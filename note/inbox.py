@@ -15,7 +15,17 @@ from note.credentials import (
     session_expires,
 )
 from note.limits import Limited, acheck, socket_acquire
+from note.preferences import (
+    NO_PREFERENCES,
+    PreferenceError,
+    Preferences,
+    note_preferences,
+    note_preferences_set,
+)
+from note.preferences import UNSET as PREFERENCE_UNSET
+from note.retention import note_pruned_upto
 from note.selectors import (
+    note_archived_ids,
     note_last_id,
     note_list_after,
     note_list_visible,
@@ -24,32 +34,50 @@ from note.selectors import (
     note_unread_and_last_id,
 )
 from note.serializers import note_payload, note_wire
-from note.services import note_mark_read
-from note.signals import credentials_changed, notes_committed, unread_changed
+from note.services import note_archive, note_mark_read, note_mark_unread
+from note.signals import (
+    credentials_changed,
+    notes_changed,
+    notes_committed,
+    preferences_changed,
+    unread_changed,
+)
 from note.stamping import note_sweep_pending
 from note.tickets import ticket_redeem
 from note.tokens import bearer_token, token_authenticate, token_user
 
 __all__ = [
     "CHANGES_LOOKBACK",
+    "NO_PREFERENCES",
+    "PREFERENCE_UNSET",
     "Credential",
     "Limited",
+    "PreferenceError",
+    "Preferences",
     "acheck",
     "bearer_token",
     "credential_changes_since",
     "credentials_changed",
     "credentials_still_valid",
+    "note_archive",
+    "note_archived_ids",
     "note_last_id",
     "note_list_after",
     "note_list_visible",
     "note_mark_read",
+    "note_mark_unread",
     "note_nth_newest_visible_id",
     "note_payload",
+    "note_preferences",
+    "note_preferences_set",
+    "note_pruned_upto",
     "note_read_ids",
     "note_sweep_pending",
     "note_unread_and_last_id",
     "note_wire",
+    "notes_changed",
     "notes_committed",
+    "preferences_changed",
     "request_address",
     "scope_address",
     "scope_is_from_trusted_proxy",

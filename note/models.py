@@ -4,6 +4,8 @@ tickets, and the log of credential changes that revocation reads."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
@@ -41,6 +43,16 @@ class Note(models.Model):
     content = models.TextField(blank=True, default="")
     url = models.CharField(max_length=500, blank=True, default="")
     created = models.DateTimeField(default=timezone.now, db_index=True)
+    # Structured data for the page or a client to act on (an order id, an
+    # amount); size-checked with the note (``note.services``), sent as is.
+    data = models.JSONField(default=dict, blank=True)
+    # Any model instance, for the sender's own use (``note.target``); the
+    # object id is text so that any primary key type fits.
+    target_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target_id = models.CharField(max_length=64, blank=True, default="")
+    target = GenericForeignKey("target_type", "target_id")
 
     class Meta:
         ordering = ["-id"]
@@ -76,6 +88,9 @@ class NoteSequence(models.Model):
     """
 
     last_id = models.BigIntegerField(default=0)
+    # Every note with an id up to this one may have been pruned
+    # (``note.retention``): a resume from below it is told so.
+    pruned_upto = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"last note id {self.last_id}"
@@ -112,6 +127,80 @@ class NoteRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} read #{self.note_id}"
+
+
+class NoteUnread(models.Model):
+    """One note marked unread again at or below its user's watermark.
+
+    Above the watermark "unread" is the absence of a :class:`NoteRead` row, so
+    marking unread there deletes that row; only a note the watermark covers
+    needs this exception. Raising the watermark (mark all read) drops them.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "note"], name="note_unread_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} unread again #{self.note_id}"
+
+
+class NoteArchive(models.Model):
+    """One note a user archived: out of their inbox listing unless asked for.
+
+    Per user, and only for the users who acted: a public note stays one row
+    in :class:`Note` whoever archives it.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "note"], name="note_archived_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} archived #{self.note_id}"
+
+
+class NotePreference(models.Model):
+    """A user's choice for one kind of note: muted or not (over the site's default)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=64)
+    muted = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="note_preference_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {'mutes' if self.muted else 'hears'} {self.kind}"
+
+
+class NoteQuiet(models.Model):
+    """A user's settings across kinds: do not disturb until a time, and whether
+    muted notes count as unread.
+
+    ``until`` is seconds since the epoch, so the connect path reads it with
+    the user's :class:`NotePreference` rows in one plain statement on every
+    database (``note.preferences``).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    until = models.BigIntegerField(null=True, blank=True, help_text="Epoch seconds.")
+    count_muted = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.user} quiet until {self.until}"
 
 
 class ApiToken(models.Model):

@@ -14,7 +14,7 @@ from note.signals import notify
 # The fixed format (note.signals). A key outside it is a mistake, never dropped:
 # ``recipient=bob`` dropped would leave ``recipients`` at None, a public note
 # that everyone sees (issue 18).
-FIXED_FORMAT = ("actor", "title", "content", "url", "kind", "recipients")
+FIXED_FORMAT = ("actor", "title", "content", "url", "kind", "recipients", "data", "target")
 
 
 def on_notify(
@@ -26,6 +26,8 @@ def on_notify(
     url: str = "",
     kind: str = "notice",
     recipients=None,
+    data: dict | None = None,
+    target=None,
     signal: Any = None,
     **unknown: Any,
 ) -> None:
@@ -43,6 +45,8 @@ def on_notify(
         content=content,
         url=url,
         recipients=recipients,
+        data=data,
+        target=target,
     )
 
 

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import Max, Q, QuerySet
 
-from note.models import Note, NoteRead, NoteReadState
+from note.models import Note, NoteArchive, NoteRead, NoteReadState, NoteUnread
+from note.preferences import Preferences, note_preferences
 
 
 def note_visible_q(*, user) -> Q:
@@ -35,6 +36,60 @@ def note_list_visible(
     if before is not None:
         qs = qs.filter(id__lt=before)
     return list(qs.order_by("-id")[:limit])
+
+
+def note_list_inbox(
+    *,
+    user,
+    before: int | None = None,
+    limit: int = 50,
+    unread: bool | None = None,
+    kinds: Iterable[str] = (),
+    archived: bool | None = None,
+) -> list[Note]:
+    """One page of the user's inbox, newest first: the cursor is ``before`` (an id), never
+    an offset, so a page costs the same however deep it is.
+
+    ``unread``/``archived`` None means either; ``kinds`` empty means every kind.
+    """
+    qs: QuerySet[Note] = Note.objects.filter(note_visible_q(user=user)).select_related("actor")
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    kinds = list(kinds)
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    signed_in = user is not None and user.is_authenticated
+    if archived is not None:
+        mine = NoteArchive.objects.filter(user_id=user.pk).values("note_id") if signed_in else None
+        if archived:
+            qs = qs.filter(id__in=mine) if signed_in else qs.none()
+        elif signed_in:
+            qs = qs.exclude(id__in=mine)
+    if unread is not None:
+        unread_q = note_unread_q(user=user) if signed_in else Q(pk__in=[])
+        qs = qs.filter(unread_q) if unread else qs.exclude(unread_q)
+    return list(qs.order_by("-id")[:limit])
+
+
+def note_unread_q(*, user) -> Q:
+    """Of the visible notes, the user's unread ones: above the watermark and not read
+    one by one, or at or below it and marked unread again."""
+    upto = note_read_upto(user=user)
+    read = NoteRead.objects.filter(user_id=user.pk, note_id__gt=upto).values("note_id")
+    again = NoteUnread.objects.filter(user_id=user.pk).values("note_id")
+    return (Q(id__gt=upto) & ~Q(id__in=read)) | Q(id__in=again)
+
+
+def note_archived_ids(*, user, notes: Iterable[Note]) -> set[int]:
+    """Which of ``notes`` the user has archived (for the ``archived`` field of each note)."""
+    ids = [n.id for n in notes]
+    if user is None or not user.is_authenticated or not ids:
+        return set()
+    return set(
+        NoteArchive.objects.filter(user_id=user.pk, note_id__in=ids).values_list(
+            "note_id", flat=True
+        )
+    )
 
 
 def note_list_after(*, after: int, upto: int | None = None, limit: int = 500) -> list[Note]:
@@ -85,23 +140,37 @@ def note_join_baseline(*, user) -> int:
     return Note.objects.filter(id__gt=0, created__lt=joined).aggregate(m=Max("id"))["m"] or 0
 
 
-def note_unread_count(*, user, upto_id: int | None = None) -> int:
+def note_unread_count(
+    *, user, upto_id: int | None = None, preferences: Preferences | None = None
+) -> int:
     """Unread visible notes; with ``upto_id``, only those with ids up to it (a snapshot
-    that agrees with a ``last_id`` read just before)."""
+    that agrees with a ``last_id`` read just before). Muted kinds do not count unless
+    the user chose so (``note.preferences``)."""
     if user is None or not user.is_authenticated:
         return 0
+    if preferences is None:
+        preferences = note_preferences(user=user)
+    uncounted = preferences.uncounted_kinds()
     upto = note_read_upto(user=user)
     visible = Note.objects.filter(note_visible_q(user=user), id__gt=upto)
     read = NoteRead.objects.filter(user_id=user.pk, note_id__gt=upto)
+    # Marked unread again: always at or below the watermark (raising it drops them).
+    again = NoteUnread.objects.filter(user_id=user.pk)
+    if uncounted:
+        visible = visible.exclude(kind__in=uncounted)
+        read = read.exclude(note__kind__in=uncounted)
+        again = again.exclude(note__kind__in=uncounted)
     if upto_id is not None:
         visible = visible.filter(id__lte=upto_id)
         read = read.filter(note_id__lte=upto_id)
-    return visible.count() - read.count()
+        again = again.filter(note_id__lte=upto_id)
+    return visible.count() - read.count() + again.count()
 
 
-def note_unread_and_last_id(*, user) -> tuple[int, int]:
+def note_unread_and_last_id(*, user, preferences: Preferences | None = None) -> tuple[int, int]:
     """``(note_unread_count(user=user, upto_id=last_id), last_id)``, with
-    ``last_id = note_last_visible_id(user=user)``, in one query and one snapshot.
+    ``last_id = note_last_visible_id(user=user)``, in one query and one snapshot
+    (plus one for the user's preferences when the caller has not read them).
 
     Every WebSocket connect asks this for its ``hello`` frame. Through the ORM
     it is five queries (last id, watermark, join baseline, two counts): five
@@ -115,7 +184,20 @@ def note_unread_and_last_id(*, user) -> tuple[int, int]:
     """
     if user is None or not user.is_authenticated:
         return 0, note_last_visible_id(user=None)
-    note, state, read = (m._meta.db_table for m in (Note, NoteReadState, NoteRead))
+    if preferences is None:
+        preferences = note_preferences(user=user)
+    note, state, read, again = (
+        m._meta.db_table for m in (Note, NoteReadState, NoteRead, NoteUnread)
+    )
+    # Muted kinds do not count: the notes' own kind, and for read and
+    # unread-again rows their note's.
+    uncounted = preferences.uncounted_kinds()
+    note_counted = read_counted = again_counted = ""
+    if uncounted:
+        counted = f"NOT IN ({', '.join(['%s'] * len(uncounted))})"
+        note_counted = f"AND n.kind {counted}"
+        read_counted = f"AND r.note_id IN (SELECT id FROM {note} WHERE kind {counted})"
+        again_counted = f"AND a.note_id IN (SELECT id FROM {note} WHERE kind {counted})"
     visible = "(n.recipient_id IS NULL OR n.recipient_id = %s)"
     joined = getattr(user, "date_joined", None)
     # "id > 0": pending notes (note.stamping) count for nothing yet.
@@ -131,14 +213,18 @@ def note_unread_and_last_id(*, user) -> tuple[int, int]:
         )
         SELECT newest.id,
             (SELECT COUNT(*) FROM {note} n
-              WHERE {visible} AND n.id > upto.id AND n.id <= newest.id)
+              WHERE {visible} AND n.id > upto.id AND n.id <= newest.id {note_counted})
           - (SELECT COUNT(*) FROM {read} r
-              WHERE r.user_id = %s AND r.note_id > upto.id AND r.note_id <= newest.id)
+              WHERE r.user_id = %s AND r.note_id > upto.id AND r.note_id <= newest.id
+              {read_counted})
+          + (SELECT COUNT(*) FROM {again} a
+              WHERE a.user_id = %s AND a.note_id <= newest.id {again_counted})
         FROM upto, newest
     """
     # A DateTimeField parameter as the ORM would pass it (SQLite and MariaDB: a text form).
     since = [connection.ops.adapt_datetimefield_value(joined)] if joined else []
-    params = [user.pk, *since, user.pk, user.pk, user.pk]
+    params = [user.pk, *since, user.pk, user.pk, *uncounted]
+    params += [user.pk, *uncounted, user.pk, *uncounted]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         last_id, unread = cursor.fetchone()
@@ -152,10 +238,17 @@ def note_read_ids(*, user, notes: Iterable[Note]) -> set[int]:
         return set()
     upto = note_read_upto(user=user)
     above = [n.id for n in notes if n.id > upto]
-    read = {n.id for n in notes if n.id <= upto}
+    below = [n.id for n in notes if n.id <= upto]
+    read = set(below)
     if above:
         read.update(
             NoteRead.objects.filter(user_id=user.pk, note_id__in=above).values_list(
+                "note_id", flat=True
+            )
+        )
+    if below:
+        read.difference_update(
+            NoteUnread.objects.filter(user_id=user.pk, note_id__in=below).values_list(
                 "note_id", flat=True
             )
         )

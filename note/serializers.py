@@ -30,17 +30,21 @@ def note_payload(note: Note) -> dict[str, Any]:
         "actor": note.actor.get_username() if note.actor_id else None,
         "recipient_id": note.recipient_id,
         "created": created.replace("+00:00", "Z"),
+        "data": note.data,
     }
 
 
-def note_wire(payload: dict[str, Any], *, read: bool) -> dict[str, Any]:
+def note_wire(payload: dict[str, Any], *, read: bool, archived: bool = False) -> dict[str, Any]:
+    """The note as a reader gets it. ``data`` is there only when the note has
+    some, ``archived`` only when this reader archived it, so a plain note is
+    byte for byte what protocol v1 sent."""
     title = payload["title"]
     if payload["title_template"]:
         try:
             title = gettext(payload["title_template"]) % payload["title_params"]
         except (KeyError, TypeError, ValueError):
             pass  # a broken translation must not hide the note: keep the stored title
-    return {
+    wire = {
         "id": payload["id"],
         "kind": payload["kind"],
         "title": title,
@@ -51,10 +55,21 @@ def note_wire(payload: dict[str, Any], *, read: bool) -> dict[str, Any]:
         "created": payload["created"],
         "read": read,
     }
+    data = payload.get("data")  # absent from an older process's payload
+    if data:
+        wire["data"] = data
+    if archived:
+        wire["archived"] = True
+    return wire
 
 
-def notes_wire(notes: list[Note], *, read_ids: set[int]) -> list[dict[str, Any]]:
-    return [note_wire(note_payload(n), read=n.id in read_ids) for n in notes]
+def notes_wire(
+    notes: list[Note], *, read_ids: set[int], archived_ids: set[int] = frozenset()
+) -> list[dict[str, Any]]:
+    return [
+        note_wire(note_payload(n), read=n.id in read_ids, archived=n.id in archived_ids)
+        for n in notes
+    ]
 
 
 def note_wire_size(note: Note) -> int:

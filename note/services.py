@@ -6,27 +6,31 @@ before the row it describes is visible to every other connection.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import F, Max, QuerySet
+from django.db.models import F, Max, Model, QuerySet
 from django.utils import timezone
 
 from note import conf
-from note.models import Note, NoteRead, NoteReadState, NoteSequence
+from note.models import Note, NoteArchive, NoteRead, NoteReadState, NoteSequence, NoteUnread
+from note.preferences import note_preferences
 from note.selectors import note_join_baseline, note_unread_count, note_visible_q
 from note.serializers import note_wire_size
-from note.signals import notes_committed, unread_changed
+from note.signals import notes_changed, notes_committed, unread_changed
 from note.stamping import note_stamp_after_commit, note_tickets, stamps_after_commit
 
 TITLE_MAX = Note._meta.get_field("title").max_length
 URL_MAX = Note._meta.get_field("url").max_length
 KIND_MAX = Note._meta.get_field("kind").max_length
+TARGET_ID_MAX = Note._meta.get_field("target_id").max_length
 
 
 Recipients = AbstractBaseUser | Iterable[AbstractBaseUser] | QuerySet | Group
@@ -50,6 +54,8 @@ def note_create(
     recipients: Recipients | None = None,
     title_template: str = "",
     title_params: dict | None = None,
+    data: dict | None = None,
+    target: Model | None = None,
     savepoint: bool = True,
 ) -> list[Note]:
     """Store one public note (``recipients=None``) or one note per recipient
@@ -69,9 +75,15 @@ def note_create(
     ``savepoint=False`` is for callers whose transaction fails as a whole
     anyway, like ``news_publish``: SAVEPOINT and RELEASE were two of the ten
     round trips of a ``POST /api/news/``.
+
+    ``data`` (a JSON object, at most ``NOTES_MAX_DATA_BYTES``) travels with the
+    note to every client; ``target`` (any saved model instance) is kept for the
+    sender, and gives the note its ``url`` (``get_absolute_url()``) when none is given.
     """
     if not title:
         raise ValueError("a note needs a title")
+    data = note_data_clean(data)
+    target_type, target_id, url = _target_fields(target, url)
     targets = [None] if recipients is None else recipient_ids(recipients)
     if not targets:
         return []
@@ -85,6 +97,9 @@ def note_create(
         "title_params": title_params or {},
         "content": content or "",
         "url": (url or "")[:URL_MAX],
+        "data": data,
+        "target_type": target_type,
+        "target_id": target_id,
     }
     if not stamps_after_commit(connection):
         with transaction.atomic(using=alias, savepoint=savepoint):
@@ -142,9 +157,62 @@ def _insert(connection, notes: list[Note]) -> None:
         )
 
 
+def note_data_clean(data: Any) -> dict[str, Any]:
+    """``data`` as it will be stored and sent: a JSON object within ``NOTES_MAX_DATA_BYTES``.
+
+    Round-tripped through JSON, so what a client gets is what was stored (a
+    tuple becomes a list). Anything else is a ``ValidationError`` keyed by
+    ``data`` that says what is wrong, raised before anything is written.
+    """
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValidationError(
+            {"data": [f"data must be a JSON object (a dict), not {type(data).__name__}"]},
+            code="invalid",
+        )
+    try:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationError(
+            {
+                "data": [
+                    f"data must be plain JSON (objects with text keys, lists, text, numbers, "
+                    f"true/false/null): {exc}"
+                ]
+            },
+            code="invalid",
+        ) from None
+    size, limit = len(text.encode("utf-8", "surrogatepass")), conf.MAX_DATA_BYTES
+    if size > limit:
+        raise ValidationError(
+            {"data": [f"data is {size} bytes as JSON; at most {limit} are allowed"]},
+            code="too_large",
+        )
+    return json.loads(text)
+
+
+def _target_fields(target: Model | None, url: str) -> tuple[ContentType | None, str, str]:
+    """The generic relation's columns for ``target``, and the url (the target's if none given)."""
+    if target is None:
+        return None, "", url
+    if not isinstance(target, Model) or target.pk is None:
+        raise ValidationError({"target": ["target must be a saved model instance"]}, code="invalid")
+    target_id = str(target.pk)
+    if len(target_id) > TARGET_ID_MAX:
+        raise ValidationError(
+            {"target": [f"target's primary key is over {TARGET_ID_MAX} characters"]},
+            code="invalid",
+        )
+    if not url and hasattr(target, "get_absolute_url"):
+        url = target.get_absolute_url()
+    return ContentType.objects.get_for_model(target), target_id, url
+
+
 class MarkReadResult(NamedTuple):
     unread: int
-    changed: bool
+    changed: bool  # the unread count moved
+    ids: list[int] = []  # the notes whose read state changed (none listed for "all")
 
 
 def note_mark_read(
@@ -157,7 +225,8 @@ def note_mark_read(
     ``origin`` (the connection that asked, which answers for itself).
     """
     with transaction.atomic():
-        before = note_unread_count(user=user)
+        preferences = note_preferences(user=user)
+        before = note_unread_count(user=user, preferences=preferences)
         state = _read_state_for_update(user)
         visible = Note.objects.filter(note_visible_q(user=user))
         if all:
@@ -166,20 +235,127 @@ def note_mark_read(
                 state.read_upto = newest
                 state.save(update_fields=["read_upto"])
             NoteRead.objects.filter(user_id=user.pk, note_id__lte=state.read_upto).delete()
+            NoteUnread.objects.filter(user_id=user.pk).delete()
+            changed_ids: list[int] = []
         else:
-            wanted = visible.filter(id__in=set(ids), id__gt=state.read_upto)
+            wanted = set(ids)
+            changed_ids = list(
+                visible.filter(id__in=wanted, id__gt=state.read_upto)
+                .exclude(id__in=NoteRead.objects.filter(user_id=user.pk).values("note_id"))
+                .values_list("id", flat=True)
+            )
             NoteRead.objects.bulk_create(
-                [NoteRead(user_id=user.pk, note_id=i) for i in wanted.values_list("id", flat=True)],
+                [NoteRead(user_id=user.pk, note_id=i) for i in changed_ids],
                 ignore_conflicts=True,
             )
-        after = note_unread_count(user=user)
-        if after != before:
-            transaction.on_commit(
-                partial(
-                    unread_changed.send, sender=Note, user_id=user.pk, count=after, origin=origin
+            again = NoteUnread.objects.filter(user_id=user.pk, note_id__in=wanted)
+            lowered = list(again.values_list("note_id", flat=True))
+            if lowered:
+                again.delete()
+                changed_ids += lowered
+        after = note_unread_count(user=user, preferences=preferences)
+        _after_commit_tell(user, before, after, origin, changed_ids, {"read": True}, all=all)
+    return MarkReadResult(unread=after, changed=after != before, ids=sorted(changed_ids))
+
+
+def note_mark_unread(*, user, ids: Iterable[int], origin: str | None = None) -> MarkReadResult:
+    """Mark some of the user's visible notes unread again.
+
+    Above the watermark that deletes their :class:`~note.models.NoteRead` rows;
+    at or below it, it adds a :class:`~note.models.NoteUnread` row each, so
+    the count stays one query and only users who acted have rows. Ids not
+    visible to the user are ignored; every other connection of the user is
+    told after commit (``unread`` and ``notes_changed``).
+    """
+    with transaction.atomic():
+        preferences = note_preferences(user=user)
+        before = note_unread_count(user=user, preferences=preferences)
+        state = _read_state_for_update(user)
+        wanted = list(
+            Note.objects.filter(note_visible_q(user=user), id__in=set(ids)).values_list(
+                "id", flat=True
+            )
+        )
+        above = [i for i in wanted if i > state.read_upto]
+        below = [i for i in wanted if i <= state.read_upto]
+        read_rows = NoteRead.objects.filter(user_id=user.pk, note_id__in=above)
+        changed_ids = list(read_rows.values_list("note_id", flat=True))
+        read_rows.delete()
+        if below:
+            already = set(
+                NoteUnread.objects.filter(user_id=user.pk, note_id__in=below).values_list(
+                    "note_id", flat=True
                 )
             )
-    return MarkReadResult(unread=after, changed=after != before)
+            fresh = [i for i in below if i not in already]
+            NoteUnread.objects.bulk_create(
+                [NoteUnread(user_id=user.pk, note_id=i) for i in fresh], ignore_conflicts=True
+            )
+            changed_ids += fresh
+        after = note_unread_count(user=user, preferences=preferences)
+        _after_commit_tell(user, before, after, origin, changed_ids, {"read": False})
+    return MarkReadResult(unread=after, changed=after != before, ids=sorted(changed_ids))
+
+
+def note_archive(
+    *, user, ids: Iterable[int], archived: bool = True, origin: str | None = None
+) -> list[int]:
+    """Archive (or, ``archived=False``, unarchive) some of the user's visible notes.
+
+    Per user: one :class:`~note.models.NoteArchive` row for each note this
+    user archived, whatever the note (a public one stays one row). Read state
+    is left as it is. Returns the ids whose state changed; the user's other
+    connections are told after commit.
+    """
+    with transaction.atomic():
+        wanted = set(
+            Note.objects.filter(note_visible_q(user=user), id__in=set(ids)).values_list(
+                "id", flat=True
+            )
+        )
+        rows = NoteArchive.objects.filter(user_id=user.pk, note_id__in=wanted)
+        present = set(rows.values_list("note_id", flat=True))
+        if archived:
+            changed = sorted(wanted - present)
+            NoteArchive.objects.bulk_create(
+                [NoteArchive(user_id=user.pk, note_id=i) for i in changed], ignore_conflicts=True
+            )
+        else:
+            changed = sorted(present)
+            rows.delete()
+        if changed:
+            transaction.on_commit(
+                partial(
+                    notes_changed.send,
+                    sender=Note,
+                    user_id=user.pk,
+                    ids=changed,
+                    change={"archived": archived},
+                    origin=origin,
+                )
+            )
+    return changed
+
+
+def _after_commit_tell(
+    user, before: int, after: int, origin, ids: list[int], change: dict, *, all: bool = False
+) -> None:
+    """After commit, tell the user's other connections the new count and which notes changed."""
+    if after != before:
+        transaction.on_commit(
+            partial(unread_changed.send, sender=Note, user_id=user.pk, count=after, origin=origin)
+        )
+    if ids or (all and after != before):
+        transaction.on_commit(
+            partial(
+                notes_changed.send,
+                sender=Note,
+                user_id=user.pk,
+                ids=sorted(ids),
+                change={**change, **({"all": True} if all else {})},
+                origin=origin,
+            )
+        )
 
 
 def _reserve_ids(count: int) -> int:

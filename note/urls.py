@@ -10,4 +10,8 @@ urlpatterns = [
     path("notes/", api.note_list, name="list"),
     path("notes/read/", api.note_read, name="read"),
     path("notes/ticket/", api.note_ticket, name="ticket"),
+    path("notes/unread/", api.note_unread, name="unread"),
+    path("notes/archive/", api.note_archive_view, name="archive"),
+    path("notes/unarchive/", api.note_unarchive_view, name="unarchive"),
+    path("notes/preferences/", api.note_preferences_view, name="preferences"),
 ]

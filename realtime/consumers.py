@@ -150,6 +150,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         self.closing = False
         self.last_sent = 0
         self.guard: FloodGuard | None = None  # made by the first frame: most sockets only listen
+        self.preferences = inbox.NO_PREFERENCES  # the user's, read with the hello
         await self.accept()
         release_upgrade(self.base_send)
         metrics.connections_accepted.labels("asgi" if self.writer is None else "direct").inc()
@@ -188,7 +189,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         """hello, the replay, synced, then what the hub brought meanwhile."""
         recheck = self.credential if must_recheck(self.scope, self.hub, self.credential) else None
         session_key = self._session_key()
-        valid, unread, last_id, session_expires = await self._db(_hello_facts)(
+        valid, unread, last_id, session_expires, self.preferences = await self._db(_hello_facts)(
             self.user, recheck, session_key
         )
         if not valid:
@@ -205,6 +206,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 user=self.user.get_username() if self.user else None,
                 unread=unread,
                 last_id=last_id,
+                preferences=None if self.preferences.is_default else self.preferences.wire(),
             )
         )
         self.last_sent = last_id if after is None else after
@@ -220,7 +222,8 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 return
         if self.closing:
             return
-        await self.send(protocol.synced(last_id=self.last_sent, capped=capped))
+        pruned = after is not None and await self._db(inbox.note_pruned_upto)() > after
+        await self.send(protocol.synced(last_id=self.last_sent, capped=capped, pruned=pruned))
         while self.buffer:
             pending = self._write_note(self.buffer.popleft(), None)
             if pending is not None:
@@ -269,23 +272,83 @@ class NotesConsumer(AsyncWebsocketConsumer):
         if isinstance(command, protocol.Ping):
             await self.send(protocol.pong())
         elif self.user is None:
-            await self.send(protocol.error("bad_request", "log in to mark notes read"))
+            await self.send(protocol.error("bad_request", "log in to change the state of notes"))
         else:
-            try:
-                result = await run_in_db_thread(
-                    inbox.note_mark_read, owner=self.user_id, repeatable=True
-                )(user=self.user, ids=command.ids, all=command.all, origin=self.conn_id)
-            except DatabaseBusy:
-                await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
-                return
-            except Exception as exc:
-                log_event(
-                    log, "ws_mark_read_failed", logging.WARNING, conn=self.conn_id, error=repr(exc)
-                )
-                await self._close(CloseCode.SERVICE_RESTART, "could not mark read; resume")
-                return
-            if result.changed:
-                await self.send(protocol.unread(count=result.unread))
+            await self._change_state(command)
+
+    async def _change_state(self, command: protocol.Command) -> None:
+        """mark_read, mark_unread, archive, unarchive: this socket answers for itself
+        (``unread`` if the count moved, then ``changed``); the hub tells the user's others."""
+        if isinstance(command, protocol.SetPreferences):
+            await self._set_preferences(command)
+            return
+        if isinstance(command, protocol.MarkRead):
+            call = functools.partial(inbox.note_mark_read, ids=command.ids, all=command.all)
+            change = {"read": True, **({"all": True} if command.all else {})}
+        elif isinstance(command, protocol.MarkUnread):
+            call = functools.partial(inbox.note_mark_unread, ids=command.ids)
+            change = {"read": False}
+        else:
+            call = functools.partial(inbox.note_archive, ids=command.ids, archived=command.archived)
+            change = {"archived": command.archived}
+        try:
+            result = await run_in_db_thread(call, owner=self.user_id, repeatable=True)(
+                user=self.user, origin=self.conn_id
+            )
+        except DatabaseBusy:
+            await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
+            return
+        except Exception as exc:
+            log_event(
+                log, "ws_change_state_failed", logging.WARNING, conn=self.conn_id, error=repr(exc)
+            )
+            await self._close(CloseCode.SERVICE_RESTART, "could not change notes; resume")
+            return
+        if isinstance(command, protocol.Archive):
+            if result:
+                await self.send(protocol.changed(ids=result, change=change))
+            return
+        # The order the user's other sockets hear them in (``_after_commit_tell``).
+        if result.changed:
+            await self.send(protocol.unread(count=result.unread))
+        if result.ids or (change.get("all") and result.changed):
+            await self.send(protocol.changed(ids=result.ids, change=change))
+
+    async def _set_preferences(self, command: protocol.SetPreferences) -> None:
+        """Change the user's preferences (or, with nothing to change, read them); this
+        socket answers ``preferences`` (and ``unread`` if the count moved)."""
+        quiet = (
+            inbox.PREFERENCE_UNSET if command.quiet_minutes is None else command.quiet_minutes * 60
+        )
+        count_muted = inbox.PREFERENCE_UNSET if command.count_muted is None else command.count_muted
+        try:
+            result = await run_in_db_thread(
+                inbox.note_preferences_set, owner=self.user_id, repeatable=True
+            )(
+                user=self.user,
+                mute=command.mute,
+                unmute=command.unmute,
+                reset=command.reset,
+                quiet_seconds=quiet,
+                count_muted=count_muted,
+                origin=self.conn_id,
+            )
+        except DatabaseBusy:
+            await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
+            return
+        except inbox.PreferenceError as exc:
+            await self.send(protocol.error("bad_request", str(exc)))
+            return
+        except Exception as exc:
+            log_event(
+                log, "ws_preferences_failed", logging.WARNING, conn=self.conn_id, error=repr(exc)
+            )
+            await self._close(CloseCode.SERVICE_RESTART, "could not change preferences; resume")
+            return
+        self.preferences = result.preferences
+        if result.changed:
+            await self.send(protocol.unread(count=result.unread))
+        await self.send(protocol.preferences(self.preferences.wire()))
 
     # Called by the hub.
 
@@ -302,6 +365,14 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
     async def hub_unread(self, count: int) -> None:
         await self.send(protocol.unread(count=count))
+
+    async def hub_changed(self, ids: list[int], change: dict[str, bool]) -> None:
+        await self.send(protocol.changed(ids=ids, change=change))
+
+    async def hub_preferences(self, preferences: dict[str, Any]) -> None:
+        """The user changed preferences elsewhere: mark notes by them from now on."""
+        self.preferences = inbox.Preferences.from_event(preferences)
+        await self.send(protocol.preferences(self.preferences.wire()))
 
     async def hub_close(self, code: int, reason: str) -> None:
         log_event(
@@ -357,10 +428,11 @@ class NotesConsumer(AsyncWebsocketConsumer):
             return None  # the hub routes by recipient; this is the second lock on the door
         if note_frames is None:
             note_frames = frames.NoteFrames(payload)
-        if self.writer is not None and self.writer.write(note_frames.wire(self.language)):
+        muted = self.preferences.muted(payload["kind"])
+        if self.writer is not None and self.writer.write(note_frames.wire(self.language, muted)):
             self.last_sent = payload["id"]
             return None
-        return self._send_note(payload["id"], note_frames.text(self.language))
+        return self._send_note(payload["id"], note_frames.text(self.language, muted))
 
     async def _send_note(self, note_id: int, text: str) -> None:
         # Counted as sent once the send returned: a send that raises leaves
@@ -464,8 +536,14 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 # Frames replace the payloads as they are built: a slow reader's
                 # page waits in memory once, not twice.
                 largest = 1
-                for index, (payload, read) in enumerate(page):
-                    text = frames.note(payload, read=read, language=self.language)
+                for index, (payload, read, archived) in enumerate(page):
+                    text = frames.note(
+                        payload,
+                        read=read,
+                        language=self.language,
+                        archived=archived,
+                        muted=self.preferences.muted(payload["kind"]),
+                    )
                     page[index] = (payload["id"], text)
                     largest = max(largest, len(text))
                     if not (index + 1) % REPLAY_FRAMES_BETWEEN_YIELDS:
@@ -493,22 +571,26 @@ class NotesConsumer(AsyncWebsocketConsumer):
 
 def _hello_facts(
     user, credential, session_key: str | None
-) -> tuple[bool, int, int, datetime.datetime | None]:
+) -> tuple[bool, int, int, datetime.datetime | None, Any]:
     """Whether ``credential`` (None: no need to ask) still holds, the unread count,
-    the newest id, and when the session ``session_key`` (if any) ends: the
-    expiry is read here, on the hop the connect makes anyway."""
+    the newest id, when the session ``session_key`` (if any) ends, and the
+    user's preferences (they decide what counts as unread): all read here, on
+    the hop the connect makes anyway."""
     if credential is not None and not inbox.credentials_still_valid([credential])[0]:
-        return False, 0, 0, None
-    unread, last_id = inbox.note_unread_and_last_id(user=user)
+        return False, 0, 0, None, inbox.NO_PREFERENCES
+    preferences = inbox.note_preferences(user=user)
+    unread, last_id = inbox.note_unread_and_last_id(user=user, preferences=preferences)
     expires = inbox.session_expires(session_key=session_key) if session_key else None
-    return True, unread, last_id, expires
+    return True, unread, last_id, expires, preferences
 
 
-def _replay_page(user, after: int, limit: int) -> list[tuple[Any, Any]]:
-    """(payload, read) for each note of the next page; the replay turns them into (id, frame)."""
+def _replay_page(user, after: int, limit: int) -> list[tuple[Any, ...]]:
+    """(payload, read, archived) for each note of the next page; the replay turns them
+    into (id, frame)."""
     notes = inbox.note_list_visible(user=user, after=after, limit=limit)
     read = inbox.note_read_ids(user=user, notes=notes)
-    return [(inbox.note_payload(n), n.id in read) for n in notes]
+    archived = inbox.note_archived_ids(user=user, notes=notes)
+    return [(inbox.note_payload(n), n.id in read, n.id in archived) for n in notes]
 
 
 def _anonymous_replay_start(after: int, depth: int) -> tuple[int, bool]:

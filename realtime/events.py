@@ -18,6 +18,8 @@ GROUP = "notes"
 
 NOTE = "notes.note"
 UNREAD = "notes.unread"
+CHANGED = "notes.changed"
+PREFERENCES = "notes.preferences"
 LOGOUT = "notes.logout"
 CREDENTIALS = "notes.credentials"  # a user's credentials changed: re-check their sockets
 PROBE = "notes.probe"  # a process checking that the stream carries its events again
@@ -30,6 +32,18 @@ def note_event(payload: dict[str, Any], *, committed_at: float) -> dict[str, Any
 
 def unread_event(*, user_id: int, count: int, origin: str | None = None) -> dict[str, Any]:
     return {"type": UNREAD, "user_id": user_id, "count": count, "origin": origin}
+
+
+def changed_event(
+    *, user_id: int, ids: list[int], change: dict[str, bool], origin: str | None = None
+) -> dict[str, Any]:
+    return {"type": CHANGED, "user_id": user_id, "ids": ids, "change": change, "origin": origin}
+
+
+def preferences_event(
+    *, user_id: int, preferences: dict[str, Any], origin: str | None = None
+) -> dict[str, Any]:
+    return {"type": PREFERENCES, "user_id": user_id, "preferences": preferences, "origin": origin}
 
 
 def logout_event(*, session_key: str) -> dict[str, Any]:

@@ -16,10 +16,20 @@ from note.inbox import note_wire
 from notes_client import protocol
 
 
-def note(payload: dict[str, Any], *, read: bool, language: str) -> str:
-    """The ``note`` frame of a stored note's payload, its title in ``language``."""
+def note(
+    payload: dict[str, Any],
+    *,
+    read: bool,
+    language: str,
+    archived: bool = False,
+    muted: bool = False,
+) -> str:
+    """The ``note`` frame of a stored note's payload, its title in ``language``;
+    ``"muted": true`` when the reader muted its kind (or is not to be disturbed)."""
     with translation.override(language):
-        wire = note_wire(payload, read=read)
+        wire = note_wire(payload, read=read, archived=archived)
+    if muted:
+        wire["muted"] = True
     return protocol.note(wire)
 
 
@@ -36,19 +46,22 @@ class NoteFrames:
 
     def __init__(self, payload: dict[str, Any]) -> None:
         self.payload = payload
-        self._text: dict[str, str] = {}
-        self._wire: dict[str, bytes] = {}
+        # Keyed by language, or (language, True) for the frame of readers who muted it.
+        self._text: dict[Any, str] = {}
+        self._wire: dict[Any, bytes] = {}
 
-    def text(self, language: str) -> str:
-        text = self._text.get(language)
+    def text(self, language: str, muted: bool = False) -> str:
+        key = (language, muted) if muted else language
+        text = self._text.get(key)
         if text is None:
-            text = self._text[language] = note(self.payload, read=False, language=language)
+            text = self._text[key] = note(self.payload, read=False, language=language, muted=muted)
         return text
 
-    def wire(self, language: str) -> bytes:
-        data = self._wire.get(language)
+    def wire(self, language: str, muted: bool = False) -> bytes:
+        key = (language, muted) if muted else language
+        data = self._wire.get(key)
         if data is None:
-            data = self._wire[language] = server_text_frame(self.text(language))
+            data = self._wire[key] = server_text_frame(self.text(language, muted))
         return data
 
 

@@ -78,6 +78,8 @@ class Subscriber(Protocol):
         ...
 
     async def hub_unread(self, count: int) -> None: ...
+    async def hub_changed(self, ids: list[int], change: dict[str, bool]) -> None: ...
+    async def hub_preferences(self, preferences: dict[str, Any]) -> None: ...
     async def hub_close(self, code: int, reason: str) -> None: ...
 
     def hub_dropped(self, error: BaseException) -> None:
@@ -190,6 +192,16 @@ class Hub:
             for conn in self.user_connections(event["user_id"]):
                 if conn.conn_id != event.get("origin"):
                     await self._guarded(conn, conn.hub_unread(event["count"]))
+        elif kind == events.CHANGED:
+            for conn in self.user_connections(event["user_id"]):
+                if conn.conn_id != event.get("origin"):
+                    await self._guarded(conn, conn.hub_changed(event["ids"], event["change"]))
+        elif kind == events.PREFERENCES:
+            # Each socket holds the preferences it marks notes muted by: from
+            # the next note on. The one that asked has taken them already.
+            for conn in self.user_connections(event["user_id"]):
+                if conn.conn_id != event.get("origin"):
+                    await self._guarded(conn, conn.hub_preferences(event["preferences"]))
         elif kind == events.LOGOUT:
             for conn in tuple(self.connections):
                 if conn.session is not None and conn.session == event["session"]:

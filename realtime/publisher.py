@@ -196,6 +196,20 @@ def publish_unread(*, user_id: int, count: int, origin: str | None = None) -> No
     publisher.submit(events.unread_event(user_id=user_id, count=count, origin=origin))
 
 
+def publish_changed(
+    *, user_id: int, ids: list[int], change: dict[str, bool], origin: str | None = None
+) -> None:
+    publisher.submit(events.changed_event(user_id=user_id, ids=ids, change=change, origin=origin))
+
+
+def publish_preferences(
+    *, user_id: int, preferences: dict[str, Any], origin: str | None = None
+) -> None:
+    publisher.submit(
+        events.preferences_event(user_id=user_id, preferences=preferences, origin=origin)
+    )
+
+
 def publish_logout(*, session_key: str) -> None:
     publisher.submit(events.logout_event(session_key=session_key))
 

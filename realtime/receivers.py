@@ -14,9 +14,11 @@ from django.contrib.auth.signals import user_logged_out
 
 from note import inbox
 from realtime.publisher import (
+    publish_changed,
     publish_credentials_changed,
     publish_logout,
     publish_notes,
+    publish_preferences,
     publish_unread,
 )
 
@@ -29,6 +31,24 @@ def on_unread_changed(
     sender: Any, *, user_id: int, count: int, origin: str | None = None, **kwargs: Any
 ) -> None:
     publish_unread(user_id=user_id, count=count, origin=origin)
+
+
+def on_notes_changed(
+    sender: Any,
+    *,
+    user_id: int,
+    ids: list[int],
+    change: dict[str, bool],
+    origin: str | None = None,
+    **kwargs: Any,
+) -> None:
+    publish_changed(user_id=user_id, ids=ids, change=change, origin=origin)
+
+
+def on_preferences_changed(
+    sender: Any, *, user_id: int, preferences: dict, origin: str | None = None, **kwargs: Any
+) -> None:
+    publish_preferences(user_id=user_id, preferences=preferences, origin=origin)
 
 
 def on_logged_out(sender: Any, request=None, user=None, **kwargs: Any) -> None:
@@ -51,6 +71,10 @@ def on_credentials_changed(sender: Any, *, user_key: str, **kwargs: Any) -> None
 def connect() -> None:
     inbox.notes_committed.connect(on_notes_committed, dispatch_uid="realtime.notes_committed")
     inbox.unread_changed.connect(on_unread_changed, dispatch_uid="realtime.unread_changed")
+    inbox.notes_changed.connect(on_notes_changed, dispatch_uid="realtime.notes_changed")
+    inbox.preferences_changed.connect(
+        on_preferences_changed, dispatch_uid="realtime.preferences_changed"
+    )
     user_logged_out.connect(on_logged_out, dispatch_uid="realtime.logout")
     inbox.credentials_changed.connect(
         on_credentials_changed, dispatch_uid="realtime.credentials_changed"

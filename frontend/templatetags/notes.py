@@ -24,8 +24,13 @@ register = template.Library()
 
 @register.inclusion_tag("notes/bell.html", takes_context=True)
 def notes_bell(context: template.Context) -> dict[str, Any]:
-    """The live indicator, and for a logged-in user the bell with its inbox."""
-    return {"user": _user(context)}
+    """The live indicator, and for a logged-in user the bell with its inbox (and a
+    link to the full inbox page when the host mounts ``frontend.urls``)."""
+    try:
+        page = reverse("notes_ui:inbox")
+    except NoReverseMatch:
+        page = None
+    return {"user": _user(context), "inbox_page": page}
 
 
 @register.inclusion_tag("notes/toasts.html", takes_context=True)
@@ -39,6 +44,9 @@ def notes_toasts(context: template.Context) -> dict[str, Any]:
             "wsUrl": get_script_prefix() + WEBSOCKET_PATH,
             "listUrl": _reverse("notes:list"),
             "readUrl": _reverse("notes:read"),
+            "unreadUrl": _reverse("notes:unread"),
+            "archiveUrl": _reverse("notes:archive"),
+            "unarchiveUrl": _reverse("notes:unarchive"),
             "user": user.get_username() if user is not None else None,
             "csrfToken": str(csrf_token or ""),
             "strings": client_strings(),
@@ -59,6 +67,7 @@ def client_strings() -> dict[str, str]:
         "markRead": gettext("Mark read"),
         "empty": gettext("No notifications yet."),
         "failed": gettext("Could not reach the server. Please try again."),
+        "unmute": gettext("Unmute"),
     }
 
 

@@ -229,7 +229,7 @@ def test_a_misspelt_recipients_raises_naming_the_key_and_stores_no_public_note(u
     assert not Note.objects.exists()
 
 
-@pytest.mark.parametrize("key", ["data", "urls", "level"])
+@pytest.mark.parametrize("key", ["datas", "urls", "level"])
 def test_any_keyword_outside_the_fixed_format_raises_and_stores_nothing(users, key):
     with pytest.raises(TypeError, match=f"'{key}'"):
         notify.send(sender=News, title="Hi", recipients=None, **{key: "x"})

@@ -32,7 +32,7 @@ def test_unread_counts_are_per_user(django_user_model):
     note_create(kind="t", title="to bob", recipients=[bob])
 
     result = note_mark_read(user=alice, ids=[notes[0].id])
-    assert result == (2, True)
+    assert result[:2] == (2, True)
     assert note_unread_count(user=alice) == 2
     assert note_unread_count(user=bob) == 4
 
@@ -56,7 +56,7 @@ def test_mark_all_read_is_one_watermark_row(django_user_model):
     note_mark_read(user=alice, ids=[note_list_visible(user=alice, limit=1)[0].id])
     assert NoteRead.objects.count() == 1
 
-    assert note_mark_read(user=alice, all=True) == (0, True)
+    assert note_mark_read(user=alice, all=True)[:2] == (0, True)
     assert NoteReadState.objects.count() == 1
     assert NoteRead.objects.count() == 0
     newer = note_create(kind="t", title="newer")[0]
@@ -69,9 +69,9 @@ def test_marking_twice_changes_nothing_the_second_time(django_user_model):
     alice.date_joined = timezone.now() - timedelta(days=1)
     alice.save()
     note = note_create(kind="t", title="n")[0]
-    assert note_mark_read(user=alice, ids=[note.id]) == (0, True)
-    assert note_mark_read(user=alice, ids=[note.id]) == (0, False)
-    assert note_mark_read(user=alice, all=True) == (0, False)
+    assert note_mark_read(user=alice, ids=[note.id])[:2] == (0, True)
+    assert note_mark_read(user=alice, ids=[note.id])[:2] == (0, False)
+    assert note_mark_read(user=alice, all=True)[:2] == (0, False)
 
 
 def test_unread_up_to_an_id_counts_only_notes_up_to_it(django_user_model):

@@ -127,10 +127,10 @@ def test_admin_log_out_everywhere_ends_sessions_and_tokens(admin_client, client,
 @pytest.mark.parametrize(
     "name, value, check",
     [
-        ("NOTES_TOKEN_LAST_USED_SECONDS", 0, "note.E002"),
-        ("NOTES_TOKEN_LAST_USED_SECONDS", "300", "note.E002"),
-        ("NOTES_TICKET_SECONDS", 0, "note.E003"),
-        ("NOTES_TICKET_SECONDS", 86400, "note.E003"),
+        ("NOTES_TOKEN_LAST_USED_SECONDS", 0, "note.E003"),
+        ("NOTES_TOKEN_LAST_USED_SECONDS", "300", "note.E003"),
+        ("NOTES_TICKET_SECONDS", 0, "note.E004"),
+        ("NOTES_TICKET_SECONDS", 86400, "note.E004"),
     ],
 )
 def test_a_bad_token_or_ticket_setting_is_an_error_naming_it(name, value, check):

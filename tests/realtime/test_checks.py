@@ -43,6 +43,23 @@ def test_a_stamp_sweep_that_is_not_a_sane_number_of_seconds_is_an_error(value):
     assert ids(NOTES_STAMP_SWEEP_SECONDS=value) == ["note.E002"]
 
 
+def test_a_data_limit_larger_than_a_note_is_an_error():
+    assert ids(NOTES_MAX_DATA_BYTES=61441) == ["note.E009"]
+    assert ids(NOTES_MAX_DATA_BYTES="8k") == ["note.E009"]
+
+
+def test_retention_settings_are_none_or_positive():
+    assert ids(NOTES_RETENTION_DAYS=0) == ["note.E011"]
+    assert ids(NOTES_RETENTION_PER_USER="100") == ["note.E011"]
+    assert ids(NOTES_RETENTION_DAYS=90, NOTES_RETENTION_PER_USER=1000) == []
+
+
+def test_opt_in_kinds_must_be_a_list_of_kinds():
+    assert ids(NOTES_OPT_IN_KINDS="digest") == ["note.E010"]
+    assert ids(NOTES_OPT_IN_KINDS=["digest", ""]) == ["note.E010"]
+    assert ids(NOTES_OPT_IN_KINDS=["digest"]) == []
+
+
 def test_no_channel_layer_in_production_warns_that_notes_stay_in_one_process():
     assert ids(CHANNEL_LAYERS={}, DEBUG=False) == ["realtime.W002"]
     assert ids(CHANNEL_LAYERS={}, DEBUG=True) == []

@@ -32,6 +32,15 @@ async def recv(ws, timeout: float = 5.0) -> dict[str, Any]:
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
+async def recv_skipping(ws, *kinds: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The next frame whose type is not one of ``kinds`` (what a v1 client does with
+    frame types it does not know)."""
+    while True:
+        frame = await recv(ws, timeout)
+        if frame["type"] not in kinds:
+            return frame
+
+
 async def handshake(ws, timeout: float = 10.0) -> tuple[dict, list[dict], dict]:
     """Read ``hello``, the replayed notes and ``synced``."""
     hello = await recv(ws, timeout)

@@ -42,7 +42,7 @@ class CloseCode(enum.IntEnum):
 # TOO_BIG. Notes are bounded below it where they are created
 # (NOTES_MAX_NOTE_BYTES); note() holds the line for rows stored before that.
 MAX_FRAME_BYTES = 64 * 1024
-MAX_MARK_READ_IDS = 1000  # ids in one mark_read (and one POST /api/notes/read/)
+MAX_MARK_READ_IDS = 1000  # ids in one mark_read, mark_unread, archive (or their POSTs)
 MAX_NOTE_ID = 2**63 - 1  # ids are 64-bit signed integers in every database
 
 
@@ -85,7 +85,75 @@ class MarkRead:
     all: bool = False
 
 
-def parse_command(text: str) -> Ping | MarkRead:
+@dataclass(frozen=True)
+class MarkUnread:
+    ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Archive:
+    ids: tuple[int, ...] = ()
+    archived: bool = True
+
+
+@dataclass(frozen=True)
+class SetPreferences:
+    """Change (or, with nothing set, just ask for) the user's preferences."""
+
+    mute: tuple[str, ...] = ()
+    unmute: tuple[str, ...] = ()
+    reset: tuple[str, ...] = ()
+    quiet_minutes: int | None = None  # None: leave do-not-disturb as it is; 0 ends it
+    count_muted: bool | None = None
+
+
+MAX_KIND_CHARS = 64
+MAX_QUIET_MINUTES = 7 * 24 * 60
+
+Command = Ping | MarkRead | MarkUnread | Archive | SetPreferences
+
+
+def _kinds(data: dict[str, Any], name: str) -> tuple[str, ...]:
+    kinds = data.get(name, [])
+    if (
+        not isinstance(kinds, list)
+        or len(kinds) > MAX_MARK_READ_IDS
+        or not all(isinstance(k, str) and 0 < len(k) <= MAX_KIND_CHARS for k in kinds)
+    ):
+        raise ProtocolError(
+            "bad_request", f"preferences' {name!r} must be a list of kinds (1 to 64 characters)"
+        )
+    return tuple(kinds)
+
+
+def _preferences(data: dict[str, Any]) -> SetPreferences:
+    quiet = data.get("quiet_minutes")
+    if quiet is not None and not (type(quiet) is int and 0 <= quiet <= MAX_QUIET_MINUTES):
+        raise ProtocolError(
+            "bad_request", f"'quiet_minutes' must be a whole number from 0 to {MAX_QUIET_MINUTES}"
+        )
+    count_muted = data.get("count_muted")
+    if count_muted is not None and not isinstance(count_muted, bool):
+        raise ProtocolError("bad_request", "'count_muted' must be true or false")
+    return SetPreferences(
+        mute=_kinds(data, "mute"),
+        unmute=_kinds(data, "unmute"),
+        reset=_kinds(data, "reset"),
+        quiet_minutes=quiet,
+        count_muted=count_muted,
+    )
+
+
+def _note_ids(data: dict[str, Any], kind: str) -> tuple[int, ...]:
+    ids = data.get("ids")
+    if not isinstance(ids, list) or not all(is_note_id(i) for i in ids):
+        raise ProtocolError("bad_request", f"{kind} needs 'ids': a list of note ids")
+    if len(ids) > MAX_MARK_READ_IDS:
+        raise ProtocolError("bad_request", f"{kind} takes at most {MAX_MARK_READ_IDS} ids")
+    return tuple(ids)
+
+
+def parse_command(text: str) -> Command:
     """The command in a client's text frame; raises ProtocolError naming what is wrong."""
     try:
         data = json.loads(text)
@@ -109,6 +177,12 @@ def parse_command(text: str) -> Ping | MarkRead:
         if len(ids) > MAX_MARK_READ_IDS:
             raise ProtocolError("bad_request", f"mark_read takes at most {MAX_MARK_READ_IDS} ids")
         return MarkRead(ids=tuple(ids))
+    if kind == "mark_unread":
+        return MarkUnread(ids=_note_ids(data, kind))
+    if kind in ("archive", "unarchive"):
+        return Archive(ids=_note_ids(data, kind), archived=kind == "archive")
+    if kind == "preferences":
+        return _preferences(data)
     raise ProtocolError("unknown_type", f"unknown frame type {kind[:40]!r}")
 
 
@@ -135,16 +209,20 @@ def _dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
-def hello(*, user: str | None, unread: int, last_id: int) -> str:
-    return _dumps(
-        {
-            "type": "hello",
-            "protocol": PROTOCOL_VERSION,
-            "user": user,
-            "unread": unread,
-            "last_id": last_id,
-        }
-    )
+def hello(
+    *, user: str | None, unread: int, last_id: int, preferences: dict[str, Any] | None = None
+) -> str:
+    """``preferences`` only for a user who has set some (a v1 hello otherwise)."""
+    frame = {
+        "type": "hello",
+        "protocol": PROTOCOL_VERSION,
+        "user": user,
+        "unread": unread,
+        "last_id": last_id,
+    }
+    if preferences is not None:
+        frame["preferences"] = preferences
+    return _dumps(frame)
 
 
 def note(wire: dict[str, Any]) -> str:
@@ -185,16 +263,29 @@ def _clipped(wire: dict[str, Any]) -> str:
     return _dumps({"type": "note", "note": wire})
 
 
-def synced(*, last_id: int, capped: bool = False) -> str:
-    """``capped``: the replay skipped older notes (an anonymous replay's depth limit)."""
+def synced(*, last_id: int, capped: bool = False, pruned: bool = False) -> str:
+    """``capped``: the replay skipped older notes (an anonymous replay's depth limit).
+    ``pruned``: notes after the resume point may have been pruned (retention)."""
     frame: dict[str, Any] = {"type": "synced", "last_id": last_id}
     if capped:
         frame["capped"] = True
+    if pruned:
+        frame["pruned"] = True
     return _dumps(frame)
 
 
 def unread(*, count: int) -> str:
     return _dumps({"type": "unread", "count": count})
+
+
+def changed(*, ids: list[int], change: dict[str, bool]) -> str:
+    """Some of the user's notes changed state (``read``, ``archived``; ``all`` with read)."""
+    return _dumps({"type": "changed", "ids": ids, **change})
+
+
+def preferences(wire: dict[str, Any]) -> str:
+    """The user's preferences changed (in any of their connections, the API or a command)."""
+    return _dumps({"type": "preferences", **wire})
 
 
 def pong() -> str:

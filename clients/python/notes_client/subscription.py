@@ -158,9 +158,13 @@ async def subscribe(
                         _log_hello(frame, url, cursor)
                     elif kind == "synced":
                         failures = 0  # a working connection: the next drop retries promptly
+                        if frame.get("pruned"):  # retention deleted some we had not seen
+                            log.warning("some notes after the resume point were pruned")
                         log.info("up to date (last id %s); waiting for new notes", cursor)
                     elif kind == "unread":
                         log.info("unread notes: %s", frame.get("count"))
+                    elif kind == "changed":  # read, unread, archived elsewhere
+                        log.info("notes %s changed: %s", frame.get("ids"), frame)
                     elif kind == "error":
                         log.warning("server error %s: %s", frame.get("code"), frame.get("message"))
                     elif kind != "pong":  # a newer server may add frame types: not our business

@@ -137,6 +137,23 @@ export class NotesClient extends EventTarget {
     return this.send({ type: "mark_read", all: true });
   }
 
+  markUnread(ids) {
+    return this.send({ type: "mark_unread", ids });
+  }
+
+  archive(ids) {
+    return this.send({ type: "archive", ids });
+  }
+
+  unarchive(ids) {
+    return this.send({ type: "unarchive", ids });
+  }
+
+  /** Change preferences: {mute, unmute, reset, quiet_minutes, count_muted}, each optional. */
+  setPreferences(changes = {}) {
+    return this.send({ type: "preferences", ...changes });
+  }
+
   // The one place the state changes.
   #setState(state, retryIn = null) {
     const previous = this.#state;
@@ -245,6 +262,12 @@ export class NotesClient extends EventTarget {
         break;
       case "unread":
         this.#emit("unread", frame);
+        break;
+      case "changed": // some of our notes were read, unread, archived... in any tab
+        this.#emit("changed", frame);
+        break;
+      case "preferences": // muted kinds, do not disturb: changed in any tab, API, command
+        this.#emit("preferences", frame);
         break;
       case "error":
         this.#emit("error", frame);

@@ -15,6 +15,7 @@
 import { Inbox } from "./inbox.js";
 import { CONNECTED, DISCONNECTED, NotesClient } from "./notes-client.js";
 import { NotesApi } from "./notes-api.js";
+import { SettingsPanel } from "./settings-panel.js";
 import { ToastStack } from "./toasts.js";
 
 const config = JSON.parse(document.getElementById("notes-config").textContent);
@@ -69,7 +70,20 @@ client.addEventListener("hello", ({ detail: hello }) => {
     return;
   }
   countedUpTo = hello.last_id;
+  preferences = hello.preferences ?? {};
+  settings?.show(preferences);
   inbox?.setUnread(hello.unread);
+});
+
+// The user's preferences as the server last said (hello, then "preferences" frames).
+let preferences = {};
+const settings =
+  user && bellMenu?.querySelector("#notes-settings")
+    ? new SettingsPanel(bellMenu, { client, strings })
+    : null;
+client.addEventListener("preferences", ({ detail }) => {
+  preferences = detail;
+  settings?.show(preferences);
 });
 
 let replaying = true;
@@ -84,13 +98,21 @@ client.addEventListener("synced", ({ detail }) => {
 
 client.addEventListener("note", ({ detail: note }) => {
   inbox?.noteArrived(note);
-  if (inbox && !note.read && note.id > countedUpTo) inbox.setUnread(inbox.unread + 1);
+  // A muted note (its kind muted, or do not disturb) is listed but neither
+  // counted (the server's count leaves it out too) nor popped up.
+  const counted = !note.read && !(note.muted && !preferences.count_muted);
+  if (inbox && counted && note.id > countedUpTo) inbox.setUnread(inbox.unread + 1);
   // Your own post is no news to you; the bell still counts it, as the server does.
-  if (!note.read && !(user && note.actor === user)) toasts.show(note);
+  if (!note.read && !note.muted && !(user && note.actor === user)) toasts.show(note);
   document.dispatchEvent(new CustomEvent("notes:note", { detail: { note, replayed: replaying } }));
 });
 
 client.addEventListener("unread", ({ detail: { count } }) => inbox?.unreadChanged(count));
+
+// Other scripts of the page (the inbox page) follow state changes from any tab.
+client.addEventListener("changed", ({ detail }) => {
+  document.dispatchEvent(new CustomEvent("notes:changed", { detail }));
+});
 
 // The session changed in another tab (logged out, or in as someone else): this
 // page's account menu belongs to the old one, so show the page afresh. A page

@@ -25,8 +25,12 @@ export const CloseCode = Object.freeze({
 
 /** The largest frame either side sends: a bigger one from the client closes with TOO_BIG. */
 export const MAX_FRAME_BYTES = 64 * 1024;
-/** Ids in one mark_read frame. */
+/** Ids in one mark_read, mark_unread, archive or unarchive frame. */
 export const MAX_MARK_READ_IDS = 1000;
+/** Kinds are texts of 1 to this many characters (preferences). */
+export const MAX_KIND_CHARS = 64;
+/** The longest do-not-disturb a preferences frame may ask for, in minutes (a week). */
+export const MAX_QUIET_MINUTES = 7 * 24 * 60;
 /** The largest note id (64-bit signed): a BigInt, as it is past Number.MAX_SAFE_INTEGER. */
 export const MAX_NOTE_ID = 2n ** 63n - 1n;
 
