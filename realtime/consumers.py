@@ -47,6 +47,8 @@ from realtime.runtime import current_runtime
 
 log = logging.getLogger(__name__)
 
+_FAILED = object()  # what ``_user_write`` returns once it has answered a failure
+
 # Notes per replay query. A replay waiting for a slow reader holds one page in
 # memory, so a page is sized by bytes: the next one holds about
 # REPLAY_PAGE_BYTES of frames as large as the largest of the last page, between
@@ -273,15 +275,33 @@ class NotesConsumer(AsyncWebsocketConsumer):
             await self.send(protocol.pong())
         elif self.user is None:
             await self.send(protocol.error("bad_request", "log in to change the state of notes"))
+        elif isinstance(command, protocol.SetPreferences):
+            await self._set_preferences(command)
         else:
             await self._change_state(command)
+
+    async def _user_write(
+        self, call, *, event: str, reason: str, bad_input=(), **kwargs: Any
+    ) -> Any:
+        """Run one of the user's writes on the database pool; ``_FAILED`` once a failure
+        has been answered: ``rate_limited`` when its queue is full, ``bad_request`` for
+        ``bad_input``, otherwise a close with 1012 (the client resumes)."""
+        try:
+            return await run_in_db_thread(call, owner=self.user_id, repeatable=True)(
+                user=self.user, origin=self.conn_id, **kwargs
+            )
+        except DatabaseBusy:
+            await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
+        except bad_input as exc:
+            await self.send(protocol.error("bad_request", str(exc)))
+        except Exception as exc:
+            log_event(log, event, logging.WARNING, conn=self.conn_id, error=repr(exc))
+            await self._close(CloseCode.SERVICE_RESTART, reason)
+        return _FAILED
 
     async def _change_state(self, command: protocol.Command) -> None:
         """mark_read, mark_unread, archive, unarchive: this socket answers for itself
         (``unread`` if the count moved, then ``changed``); the hub tells the user's others."""
-        if isinstance(command, protocol.SetPreferences):
-            await self._set_preferences(command)
-            return
         if isinstance(command, protocol.MarkRead):
             call = functools.partial(inbox.note_mark_read, ids=command.ids, all=command.all)
             change = {"read": True, **({"all": True} if command.all else {})}
@@ -291,18 +311,10 @@ class NotesConsumer(AsyncWebsocketConsumer):
         else:
             call = functools.partial(inbox.note_archive, ids=command.ids, archived=command.archived)
             change = {"archived": command.archived}
-        try:
-            result = await run_in_db_thread(call, owner=self.user_id, repeatable=True)(
-                user=self.user, origin=self.conn_id
-            )
-        except DatabaseBusy:
-            await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
-            return
-        except Exception as exc:
-            log_event(
-                log, "ws_change_state_failed", logging.WARNING, conn=self.conn_id, error=repr(exc)
-            )
-            await self._close(CloseCode.SERVICE_RESTART, "could not change notes; resume")
+        result = await self._user_write(
+            call, event="ws_change_state_failed", reason="could not change notes; resume"
+        )
+        if result is _FAILED:
             return
         if isinstance(command, protocol.Archive):
             if result:
@@ -321,29 +333,18 @@ class NotesConsumer(AsyncWebsocketConsumer):
             inbox.PREFERENCE_UNSET if command.quiet_minutes is None else command.quiet_minutes * 60
         )
         count_muted = inbox.PREFERENCE_UNSET if command.count_muted is None else command.count_muted
-        try:
-            result = await run_in_db_thread(
-                inbox.note_preferences_set, owner=self.user_id, repeatable=True
-            )(
-                user=self.user,
-                mute=command.mute,
-                unmute=command.unmute,
-                reset=command.reset,
-                quiet_seconds=quiet,
-                count_muted=count_muted,
-                origin=self.conn_id,
-            )
-        except DatabaseBusy:
-            await self.send(protocol.error("rate_limited", "too much work waiting; slow down"))
-            return
-        except inbox.PreferenceError as exc:
-            await self.send(protocol.error("bad_request", str(exc)))
-            return
-        except Exception as exc:
-            log_event(
-                log, "ws_preferences_failed", logging.WARNING, conn=self.conn_id, error=repr(exc)
-            )
-            await self._close(CloseCode.SERVICE_RESTART, "could not change preferences; resume")
+        result = await self._user_write(
+            inbox.note_preferences_set,
+            event="ws_preferences_failed",
+            reason="could not change preferences; resume",
+            bad_input=inbox.PreferenceError,
+            mute=command.mute,
+            unmute=command.unmute,
+            reset=command.reset,
+            quiet_seconds=quiet,
+            count_muted=count_muted,
+        )
+        if result is _FAILED:
             return
         self.preferences = result.preferences
         if result.changed:
