@@ -116,7 +116,8 @@ def note_unarchive_view(request):
 @api_view(methods=("GET", "POST"))
 def note_preferences_view(request):
     """The caller's preferences; POST ``{"mute": [kinds], "unmute": [...], "reset": [...],
-    "quiet_minutes": n, "count_muted": bool}`` (each optional) changes them first."""
+    "quiet_minutes": n, "count_muted": bool, "channels": {kind: {channel: bool|null}}}``
+    (each optional) changes them first."""
     if request.method == "GET":
         return JsonResponse(note_preferences(user=request.user).wire())
     try:
@@ -129,6 +130,7 @@ def note_preferences_view(request):
             reset=command.reset,
             quiet_seconds=unset if command.quiet_minutes is None else command.quiet_minutes * 60,
             count_muted=unset if command.count_muted is None else command.count_muted,
+            channels=command.channels,
         )
     except (protocol.ProtocolError, PreferenceError) as exc:
         raise BadRequest(str(exc)) from None

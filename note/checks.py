@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from note import conf
 from note.addresses import trusted_networks
 from note.limits import RATE_LIMITS, parse_rate
-from notes_client.protocol import MAX_FRAME_BYTES
+from notes_client.protocol import CHANNELS, MAX_FRAME_BYTES
 
 # What a note frame adds around the note, and what a translated title may add.
 FRAME_ENVELOPE = 4 * 1024
@@ -172,3 +172,35 @@ def check_retention(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 )
             )
     return errors
+
+
+@checks.register()
+def check_channel_defaults(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """``NOTES_CHANNEL_DEFAULTS``: kind (or "*") -> channels a kind reaches users by."""
+    defaults = conf.CHANNEL_DEFAULTS
+    example = 'e.g. {"*": ["toast", "desktop", "email"], "chat": ["toast"]}'
+    if not isinstance(defaults, dict) or not all(
+        isinstance(kind, str)
+        and 0 < len(kind) <= 64
+        and isinstance(channels, list | tuple | set | frozenset)
+        and all(isinstance(c, str) for c in channels)
+        for kind, channels in defaults.items()
+    ):
+        return [
+            checks.Error(
+                f'NOTES_CHANNEL_DEFAULTS must map note kinds (or "*" for every other kind) '
+                f"to lists of channels, not {defaults!r}",
+                hint=example,
+                id="note.E015",
+            )
+        ]
+    unknown = sorted({c for channels in defaults.values() for c in channels} - set(CHANNELS))
+    if unknown:
+        return [
+            checks.Error(
+                f"NOTES_CHANNEL_DEFAULTS names channels that do not exist: {', '.join(unknown)}",
+                hint=f"The channels are {', '.join(CHANNELS)}; {example}.",
+                id="note.E016",
+            )
+        ]
+    return []

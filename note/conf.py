@@ -45,6 +45,11 @@ DEFAULTS: dict[str, Any] = {
     "NOTES_MAX_DATA_BYTES": 8 * 1024,
     # Kinds that are muted until a user turns them on (note.preferences).
     "NOTES_OPT_IN_KINDS": (),
+    # The channels each kind reaches a user by until the user chooses
+    # (note.preferences): kind -> channels among "toast", "desktop", "email";
+    # "*" stands for every kind not named. A kind the mapping does not cover
+    # (no "*") goes nowhere by default.
+    "NOTES_CHANNEL_DEFAULTS": {"*": ("toast", "desktop", "email")},
     # Retention (manage.py prune_notes): notes older than this many days, and
     # each user's private notes past their newest this many. None keeps all.
     "NOTES_RETENTION_DAYS": None,

@@ -184,6 +184,27 @@ class NotePreference(models.Model):
         return f"{self.user} {'mutes' if self.muted else 'hears'} {self.kind}"
 
 
+class NoteChannelPreference(models.Model):
+    """A user's choice for one kind on one channel (toast, desktop, email): on or off,
+    over the site's ``NOTES_CHANNEL_DEFAULTS``. Kind ``*`` is the user's choice for
+    every kind that has none of its own."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=64)
+    channel = models.CharField(max_length=16)
+    enabled = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind", "channel"], name="note_channel_preference_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {'gets' if self.enabled else 'skips'} {self.kind} by {self.channel}"
+
+
 class NoteQuiet(models.Model):
     """A user's settings across kinds: do not disturb until a time, and whether
     muted notes count as unread.

@@ -343,6 +343,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
             reset=command.reset,
             quiet_seconds=quiet,
             count_muted=count_muted,
+            channels=command.channels,
         )
         if result is _FAILED:
             return
@@ -429,11 +430,13 @@ class NotesConsumer(AsyncWebsocketConsumer):
             return None  # the hub routes by recipient; this is the second lock on the door
         if note_frames is None:
             note_frames = frames.NoteFrames(payload)
-        muted = self.preferences.muted(payload["kind"])
-        if self.writer is not None and self.writer.write(note_frames.wire(self.language, muted)):
+        muted, off = frames.marks(self.preferences, payload["kind"])
+        if self.writer is not None and self.writer.write(
+            note_frames.wire(self.language, muted, off)
+        ):
             self.last_sent = payload["id"]
             return None
-        return self._send_note(payload["id"], note_frames.text(self.language, muted))
+        return self._send_note(payload["id"], note_frames.text(self.language, muted, off))
 
     async def _send_note(self, note_id: int, text: str) -> None:
         # Counted as sent once the send returned: a send that raises leaves
@@ -538,12 +541,14 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 # page waits in memory once, not twice.
                 largest = 1
                 for index, (payload, read, archived) in enumerate(page):
+                    muted, off = frames.marks(self.preferences, payload["kind"])
                     text = frames.note(
                         payload,
                         read=read,
                         language=self.language,
                         archived=archived,
-                        muted=self.preferences.muted(payload["kind"]),
+                        muted=muted,
+                        channels_off=off,
                     )
                     page[index] = (payload["id"], text)
                     largest = max(largest, len(text))

@@ -23,14 +23,26 @@ def note(
     language: str,
     archived: bool = False,
     muted: bool = False,
+    channels_off: tuple[str, ...] = (),
 ) -> str:
     """The ``note`` frame of a stored note's payload, its title in ``language``;
-    ``"muted": true`` when the reader muted its kind (or is not to be disturbed)."""
+    ``"muted": true`` when the reader muted its kind (or is not to be disturbed),
+    else ``"channels_off": [...]`` naming the page's channels (toast, desktop)
+    the reader turned off for its kind. A note that says neither is a v1 frame."""
     with translation.override(language):
         wire = note_wire(payload, read=read, archived=archived)
     if muted:
         wire["muted"] = True
+    elif channels_off:
+        wire["channels_off"] = list(channels_off)
     return protocol.note(wire)
+
+
+def marks(preferences, kind: str) -> tuple[bool, tuple[str, ...]]:
+    """What a reader's preferences add to a note of ``kind``: (muted, channels_off)."""
+    if preferences.muted(kind):
+        return True, ()
+    return False, tuple(preferences.channels_off(kind))
 
 
 class NoteFrames:
@@ -46,22 +58,29 @@ class NoteFrames:
 
     def __init__(self, payload: dict[str, Any]) -> None:
         self.payload = payload
-        # Keyed by language, or (language, True) for the frame of readers who muted it.
+        # Keyed by language, or (language, muted, channels_off) for the frame of
+        # readers whose preferences mark it.
         self._text: dict[Any, str] = {}
         self._wire: dict[Any, bytes] = {}
 
-    def text(self, language: str, muted: bool = False) -> str:
-        key = (language, muted) if muted else language
+    def text(self, language: str, muted: bool = False, channels_off: tuple[str, ...] = ()) -> str:
+        key = (language, muted, channels_off) if muted or channels_off else language
         text = self._text.get(key)
         if text is None:
-            text = self._text[key] = note(self.payload, read=False, language=language, muted=muted)
+            text = self._text[key] = note(
+                self.payload,
+                read=False,
+                language=language,
+                muted=muted,
+                channels_off=channels_off,
+            )
         return text
 
-    def wire(self, language: str, muted: bool = False) -> bytes:
-        key = (language, muted) if muted else language
+    def wire(self, language: str, muted: bool = False, channels_off: tuple[str, ...] = ()) -> bytes:
+        key = (language, muted, channels_off) if muted or channels_off else language
         data = self._wire.get(key)
         if data is None:
-            data = self._wire[key] = server_text_frame(self.text(language, muted))
+            data = self._wire[key] = server_text_frame(self.text(language, muted, channels_off))
         return data
 
 

@@ -105,7 +105,15 @@ class SetPreferences:
     reset: tuple[str, ...] = ()
     quiet_minutes: int | None = None  # None: leave do-not-disturb as it is; 0 ends it
     count_muted: bool | None = None
+    # (kind, channel, on): on None drops the user's choice (back to the site's default).
+    channels: tuple[tuple[str, str, bool | None], ...] = ()
 
+
+# Where a note can reach a user: a toast on an open page, a desktop (system)
+# notification while the page is hidden, an email digest. Kind ``*`` in a
+# preferences frame's ``channels`` means every kind without a choice of its own.
+CHANNELS = ("toast", "desktop", "email")
+ALL_KINDS = "*"
 
 MAX_KIND_CHARS = 64
 MAX_QUIET_MINUTES = 7 * 24 * 60
@@ -141,7 +149,30 @@ def _preferences(data: dict[str, Any]) -> SetPreferences:
         reset=_kinds(data, "reset"),
         quiet_minutes=quiet,
         count_muted=count_muted,
+        channels=_channels(data),
     )
+
+
+def _channels(data: dict[str, Any]) -> tuple[tuple[str, str, bool | None], ...]:
+    """``{"chat": {"desktop": false, "email": null}}``: per kind, per channel, on, off or
+    null (back to the site's default)."""
+    channels = data.get("channels", {})
+    wrong = ProtocolError(
+        "bad_request",
+        "preferences' 'channels' must map kinds (1 to 64 characters, or \"*\") to "
+        f"{{channel: true, false or null}}, channels being {', '.join(CHANNELS)}",
+    )
+    if not isinstance(channels, dict) or len(channels) > MAX_MARK_READ_IDS:
+        raise wrong
+    choices = []
+    for kind, by_channel in channels.items():
+        if not 0 < len(kind) <= MAX_KIND_CHARS or not isinstance(by_channel, dict):
+            raise wrong
+        for channel, on in by_channel.items():
+            if channel not in CHANNELS or not (on is None or isinstance(on, bool)):
+                raise wrong
+            choices.append((kind, channel, on))
+    return tuple(choices)
 
 
 def _note_ids(data: dict[str, Any], kind: str) -> tuple[int, ...]:
