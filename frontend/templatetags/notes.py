@@ -54,7 +54,7 @@ def notes_toasts(context: template.Context) -> dict[str, Any]:
     }
 
 
-def client_strings() -> dict[str, str]:
+def client_strings() -> dict[str, Any]:
     """The few words the JavaScript shows, in the request's language."""
     return {
         "connecting": gettext("Connecting…"),
@@ -68,6 +68,23 @@ def client_strings() -> dict[str, str]:
         "empty": gettext("No notifications yet."),
         "failed": gettext("Could not reach the server. Please try again."),
         "unmute": gettext("Unmute"),
+        "reset": gettext("Reset"),
+        # %(kind)s and %(channels)s are replaced in JavaScript.
+        "channelsOff": gettext("%(kind)s: not by %(channels)s"),
+        "channelNames": {
+            "toast": gettext("pop-up"),
+            "desktop": gettext("desktop"),
+            "email": gettext("email"),
+        },
+        "desktopTurnOn": gettext("Turn on desktop notifications"),
+        "desktopTurnOff": gettext("Turn off desktop notifications"),
+        "desktopOn": gettext("Desktop notifications are on in this browser."),
+        "desktopOff": gettext("Desktop notifications are off in this browser."),
+        "desktopDenied": gettext(
+            "This browser blocks notifications from this site: allow them in the site's "
+            "settings to get desktop notifications."
+        ),
+        "desktopUnsupported": gettext("This browser cannot show desktop notifications."),
     }
 
 

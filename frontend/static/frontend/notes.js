@@ -12,6 +12,7 @@
  * replay as "notes:synced".
  */
 
+import { DesktopNotifier } from "./desktop.js";
 import { Inbox } from "./inbox.js";
 import { CONNECTED, DISCONNECTED, NotesClient } from "./notes-client.js";
 import { NotesApi } from "./notes-api.js";
@@ -39,6 +40,10 @@ const toasts = new ToastStack(document.getElementById("notes-toasts"), {
   strings,
   onOpen: (note) => inbox?.markOpened(note),
 });
+
+// System notifications while the page is hidden, once the user turned them on
+// in the bell (desktop.js): never asked for on page load.
+const desktop = user ? new DesktopNotifier({ user, onOpen: (note) => inbox?.markOpened(note) }) : null;
 
 // One resume point per account: another user of this browser sees other private notes.
 const client = new NotesClient({
@@ -79,7 +84,7 @@ client.addEventListener("hello", ({ detail: hello }) => {
 let preferences = {};
 const settings =
   user && bellMenu?.querySelector("#notes-settings")
-    ? new SettingsPanel(bellMenu, { client, strings })
+    ? new SettingsPanel(bellMenu, { client, strings, desktop })
     : null;
 client.addEventListener("preferences", ({ detail }) => {
   preferences = detail;
@@ -103,9 +108,29 @@ client.addEventListener("note", ({ detail: note }) => {
   const counted = !note.read && !(note.muted && !preferences.count_muted);
   if (inbox && counted && note.id > countedUpTo) inbox.setUnread(inbox.unread + 1);
   // Your own post is no news to you; the bell still counts it, as the server does.
-  if (!note.read && !note.muted && !(user && note.actor === user)) toasts.show(note);
+  if (!note.read) popUp(note, replaying);
   document.dispatchEvent(new CustomEvent("notes:note", { detail: { note, replayed: replaying } }));
 });
+
+// An unread note may pop up: a system notification when the page is hidden
+// and the user gets this kind on the desktop (live notes only: a reconnect's
+// replay does not flood the desktop), else a toast, which waits while the page
+// is hidden. Nothing pops up for a muted note (its kind muted, or do not
+// disturb) or your own post (no news to you; the bell still counts it, as the
+// server does); "channels_off" names what the user turned off for its kind.
+// Host pages (and tests) learn what became of each: a "notes:popup" event
+// with {note, as: "desktop" | "elsewhere" (another tab showed it) | "toast" | "none"}.
+async function popUp(note, replayed) {
+  const off = note.channels_off ?? [];
+  const quiet = note.muted || (user && note.actor === user);
+  let as = null;
+  if (!quiet && desktop && !replayed && !off.includes("desktop")) as = await desktop.offer(note);
+  if (!as) {
+    as = quiet || off.includes("toast") ? "none" : "toast";
+    if (as === "toast") toasts.show(note);
+  }
+  document.dispatchEvent(new CustomEvent("notes:popup", { detail: { note, as } }));
+}
 
 client.addEventListener("unread", ({ detail: { count } }) => inbox?.unreadChanged(count));
 

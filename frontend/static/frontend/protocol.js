@@ -31,6 +31,8 @@ export const MAX_MARK_READ_IDS = 1000;
 export const MAX_KIND_CHARS = 64;
 /** The longest do-not-disturb a preferences frame may ask for, in minutes (a week). */
 export const MAX_QUIET_MINUTES = 7 * 24 * 60;
+/** Where a note can reach a user; the kind "*" in a preferences frame's channels means every kind. */
+export const Channel = Object.freeze({ TOAST: "toast", DESKTOP: "desktop", EMAIL: "email" });
 /** The largest note id (64-bit signed): a BigInt, as it is past Number.MAX_SAFE_INTEGER. */
 export const MAX_NOTE_ID = 2n ** 63n - 1n;
 
