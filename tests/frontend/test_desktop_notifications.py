@@ -45,7 +45,9 @@ OBSERVE = """
   window.__shown = [];
   window.__asked = 0;
   window.__seen = [];
-  document.addEventListener("notes:popup", (e) => window.__seen.push([e.detail.note.id, e.detail.as]));
+  document.addEventListener("notes:popup", ({ detail }) => {
+    window.__seen.push([detail.note.id, detail.as]);
+  });
   const focus = window.focus.bind(window);
   window.focus = () => {
     sessionStorage.setItem("focused", String(Number(sessionStorage.getItem("focused") || 0) + 1));
