@@ -106,3 +106,10 @@ def test_the_protocol_version_is_the_same_in_all_three():
     assert js_constants()["PROTOCOL_VERSION"] == PROTOCOL_VERSION
     assert DOC.startswith(f"# The WebSocket protocol (v{PROTOCOL_VERSION})")
     assert f'"protocol":{PROTOCOL_VERSION},' in DOC
+
+
+def test_the_channels_are_the_same_in_python_and_javascript():
+    block = re.search(r"^export const Channel = Object\.freeze\(\{(.*?)\}\);$", JS, re.M)
+    assert block, "protocol.js exports no Channel = Object.freeze({...})"
+    js = dict(re.findall(r'(\w+): "(\w+)"', block.group(1)))
+    assert js == {channel.upper(): channel for channel in protocol.CHANNELS}
