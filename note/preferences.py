@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
@@ -88,7 +88,19 @@ class Preferences:
     def channels_off(self, kind: str) -> list[str]:
         """The page's channels a note of ``kind`` skips although it is not muted (the note
         frame's ``channels_off``; a muted note says ``muted`` instead)."""
+        if self._page_channels_everywhere:
+            return []
         return [c for c in PAGE_CHANNELS if not self._chosen(kind, c)]
+
+    @cached_property
+    def _page_channels_everywhere(self) -> bool:
+        """No choices of the user's and site defaults that send every kind to the page's
+        channels: the common case, answered without a lookup per socket per note."""
+        return (
+            not self.channels
+            and ALL_KINDS in self.channel_defaults
+            and all(set(PAGE_CHANNELS) <= set(v) for v in self.channel_defaults.values())
+        )
 
     def uncounted_kinds(self) -> list[str]:
         """The kinds whose notes do not count as unread (none when ``count_muted``)."""
