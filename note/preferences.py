@@ -47,8 +47,9 @@ class Preferences:
     opt_in: tuple[str, ...] = ()  # the site's NOTES_OPT_IN_KINDS when these were read
     # The user's channel choices: kind (or "*") -> channel -> on.
     channels: dict[str, dict[str, bool]] = field(default_factory=dict)
-    # The site's NOTES_CHANNEL_DEFAULTS when these were read: kind (or "*") -> channels.
-    channel_defaults: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The site's NOTES_CHANNEL_DEFAULTS when these were read: kind (or "*") -> channels;
+    # None (preferences from a server that predates channels): the setting now.
+    channel_defaults: dict[str, tuple[str, ...]] | None = None
 
     def kind_muted(self, kind: str) -> bool:
         choice = self.kinds.get(kind)
@@ -82,7 +83,8 @@ class Preferences:
         for choices in (self.channels.get(kind), self.channels.get(ALL_KINDS)):
             if choices is not None and channel in choices:
                 return choices[channel]
-        defaults = self.channel_defaults.get(kind, self.channel_defaults.get(ALL_KINDS, ()))
+        site = self.site_channels
+        defaults = site.get(kind, site.get(ALL_KINDS, ()))
         return channel in defaults
 
     def channels_off(self, kind: str) -> list[str]:
@@ -98,9 +100,15 @@ class Preferences:
         channels: the common case, answered without a lookup per socket per note."""
         return (
             not self.channels
-            and ALL_KINDS in self.channel_defaults
-            and all(set(PAGE_CHANNELS) <= set(v) for v in self.channel_defaults.values())
+            and ALL_KINDS in self.site_channels
+            and all(set(PAGE_CHANNELS) <= set(v) for v in self.site_channels.values())
         )
+
+    @property
+    def site_channels(self) -> dict[str, tuple[str, ...]]:
+        if self.channel_defaults is not None:
+            return self.channel_defaults
+        return {kind: tuple(channels) for kind, channels in conf.CHANNEL_DEFAULTS.items()}
 
     def uncounted_kinds(self) -> list[str]:
         """The kinds whose notes do not count as unread (none when ``count_muted``)."""
@@ -130,7 +138,7 @@ class Preferences:
             "channels": {
                 kind: dict(sorted(c.items())) for kind, c in sorted(self.channels.items())
             },
-            "channel_defaults": {k: list(v) for k, v in sorted(self.channel_defaults.items())},
+            "channel_defaults": {k: list(v) for k, v in sorted(self.site_channels.items())},
         }
 
     def to_event(self) -> dict[str, Any]:
@@ -141,7 +149,7 @@ class Preferences:
             "count_muted": self.count_muted,
             "opt_in": list(self.opt_in),
             "channels": self.channels,
-            "channel_defaults": {k: list(v) for k, v in self.channel_defaults.items()},
+            "channel_defaults": {k: list(v) for k, v in self.site_channels.items()},
         }
 
     @classmethod
@@ -152,7 +160,9 @@ class Preferences:
             count_muted=bool(data.get("count_muted")),
             opt_in=tuple(data.get("opt_in") or ()),
             channels={k: dict(v) for k, v in (data.get("channels") or {}).items()},
-            channel_defaults={k: tuple(v) for k, v in (data.get("channel_defaults") or {}).items()},
+            channel_defaults=None
+            if data.get("channel_defaults") is None
+            else {k: tuple(v) for k, v in data["channel_defaults"].items()},
         )
 
 

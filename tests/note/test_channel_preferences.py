@@ -136,3 +136,13 @@ def test_unusable_channel_defaults_fail_the_system_check(value, check_id):
     with override_settings(NOTES_CHANNEL_DEFAULTS=value):
         ids = [m.id for m in checks.run_checks() if m.id.startswith("note.E01")]
     assert check_id in ids
+
+
+@override_settings(NOTES_CHANNEL_DEFAULTS={"*": ["toast", "desktop"]})
+def test_preferences_from_a_server_without_channels_follow_the_site_setting():
+    # A rolling deploy: a process that predates channels sends this on the layer.
+    from note.preferences import Preferences
+
+    old = Preferences.from_event({"kinds": {"chat": True}, "quiet_until": None, "opt_in": []})
+    assert old.delivers("order", "desktop") and not old.delivers("order", "email")
+    assert not old.delivers("chat", "toast") and old.channels_off("order") == []
