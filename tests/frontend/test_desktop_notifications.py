@@ -31,7 +31,14 @@ import pytest
 from playwright.sync_api import expect
 
 from note.services import note_create
-from tests.frontend.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, orm, wait_live
+from tests.frontend.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    orm,
+    screenshot,
+    wait_live,
+)
 from tests.support.services import missing
 
 pytestmark = pytest.mark.timeout(90)
@@ -216,6 +223,7 @@ def test_a_hidden_page_shows_a_note_on_the_desktop_a_visible_one_toasts(tabs, us
     page.bring_to_front()
     assert visibility(page) == "visible"
     turn_on(page)
+    screenshot(page, "desktop-settings.png")
     visible = send(alice, title="while you look")
     assert seen(page, visible) == "toast"
     expect(page.locator(".toast", has_text="while you look")).to_be_visible()

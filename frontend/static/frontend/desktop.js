@@ -84,23 +84,32 @@ export class DesktopNotifier extends EventTarget {
   async offer(note) {
     if (this.state !== ON || document.visibilityState !== "hidden") return null;
     if (!navigator.locks) return this.#showOnce(note);
-    return navigator.locks.request(this.#lockName("desktop"), async () => {
-      const { held = [] } = await navigator.locks.query();
-      if (held.some((lock) => lock.name === this.#lockName("visible"))) return null;
-      return this.#showOnce(note);
-    });
+    try {
+      return await navigator.locks.request(this.#lockName("desktop"), async () => {
+        const { held = [] } = await navigator.locks.query();
+        if (held.some((lock) => lock.name === this.#lockName("visible"))) return null;
+        return this.#showOnce(note);
+      });
+    } catch {
+      return null; // locks refused (a sandboxed frame): the note toasts instead
+    }
   }
 
   #showOnce(note) {
     const shown = this.#shownIds();
     if (shown.includes(note.id)) return ELSEWHERE;
-    this.#write("shown", JSON.stringify([...shown, note.id].slice(-SHOWN_KEEP)));
     const body = typeof note.content === "string" ? note.content : "";
-    const notification = new Notification(String(note.title ?? ""), {
-      body: body.length > BODY_CHARS ? `${body.slice(0, BODY_CHARS - 1)}…` : body,
-      tag: `note-${note.id}`,
-      lang: document.documentElement.lang || "",
-    });
+    let notification;
+    try {
+      notification = new Notification(String(note.title ?? ""), {
+        body: body.length > BODY_CHARS ? `${body.slice(0, BODY_CHARS - 1)}…` : body,
+        tag: `note-${note.id}`,
+        lang: document.documentElement.lang || "",
+      });
+    } catch {
+      return null; // e.g. Chrome on Android allows them only from a service worker: toast
+    }
+    this.#write("shown", JSON.stringify([...shown, note.id].slice(-SHOWN_KEEP)));
     notification.addEventListener("click", () => {
       window.focus(); // the browser's default action focuses the tab too
       notification.close();
@@ -116,7 +125,9 @@ export class DesktopNotifier extends EventTarget {
     if (!navigator.locks) return;
     if (visible && !this.#releaseVisible) {
       const held = new Promise((resolve) => (this.#releaseVisible = resolve));
-      navigator.locks.request(this.#lockName("visible"), { mode: "shared" }, () => held);
+      navigator.locks
+        .request(this.#lockName("visible"), { mode: "shared" }, () => held)
+        .catch(() => {}); // locks refused: hidden tabs then cannot tell, and may notify
     } else if (!visible && this.#releaseVisible) {
       this.#releaseVisible();
       this.#releaseVisible = null;
