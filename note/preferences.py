@@ -25,6 +25,7 @@ from note.models import NotePreference, NoteQuiet
 KIND_MAX = NotePreference._meta.get_field("kind").max_length
 KINDS_MAX = 200  # kinds one user may have a choice for
 QUIET_MAX_SECONDS = 366 * 24 * 3600
+CHANNELS = ("toast", "desktop", "email")
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,20 @@ class Preferences:
     quiet_until: int | None = None  # epoch seconds
     count_muted: bool = False
     opt_in: tuple[str, ...] = ()  # the site's NOTES_OPT_IN_KINDS when these were read
+    # Channels the user turned off for every kind (the email digest's unsubscribe).
+    channels_off: frozenset[str] = frozenset()
 
     def kind_muted(self, kind: str) -> bool:
         choice = self.kinds.get(kind)
         return kind in self.opt_in if choice is None else choice
+
+    def delivers(self, kind: str, channel: str, now: float | None = None) -> bool:
+        """Does a note of ``kind`` go out on ``channel`` (toast, desktop, email)?
+
+        A minimal stand-in written on the ``digest`` branch: the lead replaces
+        it at merge with the ``desktop`` branch's per-channel version.
+        """
+        return channel not in self.channels_off and not self.kind_muted(kind)
 
     def quiet(self, now: float | None = None) -> bool:
         return self.quiet_until is not None and (now or time.time()) < self.quiet_until
@@ -55,7 +66,12 @@ class Preferences:
 
     @property
     def is_default(self) -> bool:
-        return not self.kinds and self.quiet_until is None and not self.count_muted
+        return (
+            not self.kinds
+            and self.quiet_until is None
+            and not self.count_muted
+            and not self.channels_off
+        )
 
     def wire(self) -> dict[str, Any]:
         """As the API and the ``preferences`` frame show them."""
@@ -74,6 +90,7 @@ class Preferences:
             "quiet_until": self.quiet_until,
             "count_muted": self.count_muted,
             "opt_in": list(self.opt_in),
+            "channels_off": sorted(self.channels_off),
         }
 
     @classmethod
@@ -83,6 +100,7 @@ class Preferences:
             quiet_until=data.get("quiet_until"),
             count_muted=bool(data.get("count_muted")),
             opt_in=tuple(data.get("opt_in") or ()),
+            channels_off=frozenset(data.get("channels_off") or ()),
         )
 
 
@@ -97,18 +115,25 @@ def note_preferences(*, user) -> Preferences:
     pref, quiet = NotePreference._meta.db_table, NoteQuiet._meta.db_table
     sql = (
         f"SELECT kind, muted, NULL, 0 FROM {pref} WHERE user_id = %s"
-        f" UNION ALL SELECT '', count_muted, until, 1 FROM {quiet} WHERE user_id = %s"
+        f" UNION ALL SELECT channels_off, count_muted, until, 1 FROM {quiet} WHERE user_id = %s"
     )
     kinds: dict[str, bool] = {}
-    quiet_until, count_muted = None, False
+    quiet_until, count_muted, channels_off = None, False, frozenset()
     with connection.cursor() as cursor:
         cursor.execute(sql, [user.pk, user.pk])
         for kind, flag, until, is_quiet in cursor.fetchall():
             if is_quiet:
                 quiet_until, count_muted = until, bool(flag)
+                channels_off = frozenset(c for c in kind.split(",") if c)
             else:
                 kinds[kind] = bool(flag)
-    return Preferences(kinds=kinds, quiet_until=quiet_until, count_muted=count_muted, opt_in=opt_in)
+    return Preferences(
+        kinds=kinds,
+        quiet_until=quiet_until,
+        count_muted=count_muted,
+        opt_in=opt_in,
+        channels_off=channels_off,
+    )
 
 
 class UNSET:
@@ -133,13 +158,17 @@ def note_preferences_set(
     reset: Iterable[str] = (),
     quiet_seconds: int | type[UNSET] | None = UNSET,
     count_muted: bool | type[UNSET] = UNSET,
+    channels: dict[str, bool] | None = None,
     origin: str | None = None,
 ) -> PreferencesResult:
     """Change the user's preferences; every open socket of the user hears the result
     after commit (and a new unread count if it moved).
 
     ``reset`` drops the user's choice for a kind (back to the site's default);
-    ``quiet_seconds`` 0 or None ends do-not-disturb.
+    ``quiet_seconds`` 0 or None ends do-not-disturb; ``channels`` turns a
+    channel on or off for every kind (``{"email": False}``: the digest's
+    unsubscribe). That last one is the ``digest`` branch's stand-in for the
+    ``desktop`` branch's per-channel preferences; the lead reconciles them at merge.
     """
     from note.selectors import note_unread_count  # selectors read preferences too
     from note.signals import preferences_changed, unread_changed
@@ -152,6 +181,10 @@ def note_preferences_set(
             )
     if count_muted is not UNSET and not isinstance(count_muted, bool):
         raise PreferenceError(f"count_muted is true or false, not {count_muted!r}")
+    channels = dict(channels or {})
+    for channel, on in channels.items():
+        if channel not in CHANNELS or not isinstance(on, bool):
+            raise PreferenceError(f"channels are {', '.join(CHANNELS)}, each true or false")
     with transaction.atomic():
         before = note_preferences(user=user)
         count_before = note_unread_count(user=user, preferences=before)
@@ -162,8 +195,13 @@ def note_preferences_set(
                 )
         if reset:
             NotePreference.objects.filter(user_id=user.pk, kind__in=reset).delete()
-        if quiet_seconds is not UNSET or count_muted is not UNSET:
+        if quiet_seconds is not UNSET or count_muted is not UNSET or channels:
             defaults: dict[str, Any] = {}
+            if channels:
+                off = (set(before.channels_off) | {c for c, on in channels.items() if not on}) - {
+                    c for c, on in channels.items() if on
+                }
+                defaults["channels_off"] = ",".join(sorted(off))
             if quiet_seconds is not UNSET:
                 defaults["until"] = int(time.time()) + quiet_seconds if quiet_seconds else None
             if count_muted is not UNSET:
