@@ -140,9 +140,15 @@ def _send_batch(claimed: dict, *, now: datetime, newest: int, run: DigestRun) ->
     languages = dict(
         NotePresence.objects.filter(user_id__in=list(claimed)).values_list("user_id", "language")
     )
+    # One SMTP session for the batch. If it cannot be opened, the first send
+    # tries again and its failure settles the batch (``SERVER_DOWN``).
     connection = get_connection(fail_silently=False)
     down: Exception | None = None
     try:
+        try:
+            connection.open()
+        except Exception:
+            pass
         for user_id, (claim, covered, failures) in claimed.items():
             user = users.get(user_id)
             if user is None:  # deleted since: its row went with it
