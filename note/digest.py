@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -71,20 +72,22 @@ class DigestRun:
     errors: list[str] = field(default_factory=list)
 
 
-def digest_send_due(*, now: datetime | None = None, max_batches: int | None = None) -> DigestRun:
+def digest_send_due(
+    *, now: datetime | None = None, stopping: Callable[[], bool] = lambda: False
+) -> DigestRun:
     """Send every digest that is due now; returns the counts. Safe to run in
-    several processes at once (see the module's docstring)."""
+    several processes at once (see the module's docstring). ``stopping`` is
+    asked between batches: a worker told to stop settles the batch in hand
+    and leaves the rest to the next run."""
     now = now or timezone.now()
     run = DigestRun()
     cursor = None
-    batches = 0
-    while max_batches is None or batches < max_batches:
+    while not stopping():
         newest = note_last_id()
         user_ids = _due_user_ids(now=now, newest=newest, after=cursor)
         if not user_ids:
             break
         cursor = user_ids[-1]
-        batches += 1
         claimed = _claim(user_ids, now=now, newest=newest)
         if claimed:
             _send_batch(claimed, now=now, newest=newest, run=run)

@@ -47,7 +47,7 @@ class Command(BaseCommand):
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
         while True:
-            run = digest_send_due()
+            run = digest_send_due(stopping=stop.is_set)
             self.stdout.write(
                 f"digests sent {run.sent}, failed {run.failed}, nothing new {run.nothing_new}"
             )
