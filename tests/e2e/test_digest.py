@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.utils import timezone
 
 from note.models import NotePresence
 from note.preferences import note_preferences
@@ -96,6 +97,9 @@ async def test_a_connected_user_gets_no_digest_and_an_away_one_does(e2e_db, star
         out = await asyncio.to_thread(finished, send_digests(smtp))
     finally:
         await ws.close()
+    closed_at = timezone.now()
+    # Its last socket closed: the process writes that too (and then stops writing it).
+    await wait_for(lambda: NotePresence.objects.get(user=here).last_seen >= closed_at)
     assert "digests sent 1," in out
     assert smtp.to(here.email) == []
     [message] = smtp.to(away.email)
@@ -195,3 +199,27 @@ def test_a_forged_or_damaged_link_shows_a_clear_page(e2e_db, server, token):
         )
         assert status == 400 and 'id="link-error"' in page and "not valid" in page
     assert note_preferences(user=user).delivers("t", "email")
+
+
+def test_the_loop_worker_sends_counts_in_its_metrics_and_stops_on_sigterm(e2e_db, smtp):
+    import signal
+
+    from tests.support.services import free_port
+
+    user = with_email(make_user("looped"))
+    note_create(kind="t", title="From the worker", recipients=[user])
+    port = free_port()
+    worker = send_digests(smtp, "--loop", "--metrics-port", str(port))
+    try:
+        deadline = time.monotonic() + 60
+        while not smtp.to(user.email):
+            assert worker.poll() is None, worker.communicate()
+            assert time.monotonic() < deadline, "no digest from the worker"
+            time.sleep(0.2)
+        _, metrics = http("GET", f"http://127.0.0.1:{port}/metrics")
+        assert "notes_digests_sent_total 1.0" in metrics
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    assert len(smtp.to(user.email)) == 1
