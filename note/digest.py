@@ -6,8 +6,8 @@ a request. One run walks the users in batches of ``NOTES_DIGEST_BATCH``:
 1. *select* the users due: with an email address, active, not seen for
    ``NOTES_DIGEST_AWAY_SECONDS`` (``note.presence``; never seen counts as
    away), no digest within ``NOTES_DIGEST_PERIOD_SECONDS``, not claimed by
-   another worker, not waiting to retry, and with notes newer than what their
-   last digest covered (one query);
+   another worker, not waiting to retry, and with a visible note newer than
+   what their last digest covered (one query);
 2. *claim* them: one conditional UPDATE that sets this run's claim and a
    lease where the row is still due. Each database applies it row by row
    under the row's lock and re-reads the condition after a wait (PostgreSQL
@@ -36,7 +36,8 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.mail import get_connection
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from prometheus_client import Counter
 
@@ -117,6 +118,14 @@ def _due_user_ids(*, now: datetime, newest: int, after) -> list:
         users = users.filter(pk__gt=after)
     not_due = NoteDigest.objects.exclude(_due_q(now=now, newest=newest)).values("user_id")
     users = users.exclude(pk__in=note_present_user_ids(now=now)).exclude(pk__in=not_due)
+    # Only users with a visible note past what their last digest covered: a
+    # private note to one user must not make every away user's digest be
+    # composed. Two probes of the (recipient, id) index per user.
+    covered = NoteDigest.objects.filter(user_id=OuterRef("pk")).values("covered_upto")[:1]
+    users = users.annotate(covered=Coalesce(Subquery(covered), Value(0))).filter(
+        Exists(Note.objects.filter(recipient__isnull=True, id__gt=OuterRef("covered")))
+        | Exists(Note.objects.filter(recipient_id=OuterRef("pk"), id__gt=OuterRef("covered")))
+    )
     return list(users.order_by("pk").values_list("pk", flat=True)[: conf.DIGEST_BATCH])
 
 

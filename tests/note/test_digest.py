@@ -217,3 +217,12 @@ def test_presence_is_written_in_batches_with_the_language(alice, bob):
     assert NotePresence.objects.get(user=alice).last_seen > first
     assert NotePresence.objects.get(user=alice).language == "zh-hans"
     assert NotePresence.objects.get(user=bob).language == "zh-hans"
+
+
+def test_a_private_note_to_someone_else_does_not_make_a_digest_due(smtp, alice, bob):
+    note_create(kind="t", title="For alice", recipients=[alice])
+    assert digest_send_due().sent == 1
+    note_create(kind="t", title="For bob", recipients=[bob])
+    run = digest_send_due(now=later(days=2))
+    assert (run.sent, run.nothing_new) == (1, 0)  # bob mailed; alice not even looked at
+    assert len(smtp.to("alice@example.com")) == 1
