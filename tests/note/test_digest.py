@@ -226,3 +226,12 @@ def test_a_private_note_to_someone_else_does_not_make_a_digest_due(smtp, alice, 
     run = digest_send_due(now=later(days=2))
     assert (run.sent, run.nothing_new) == (1, 0)  # bob mailed; alice not even looked at
     assert len(smtp.to("alice@example.com")) == 1
+
+
+def test_a_failed_send_shows_in_the_admin(alice, admin_client):
+    smtp = SmtpServer()  # nothing listens
+    note_create(kind="t", title="x", recipients=[alice])
+    with override_settings(**smtp.settings, NOTES_DIGEST_BASE_URL=BASE):
+        digest_send_due()
+    page = admin_client.get("/admin/note/notedigest/").content.decode()
+    assert "alice" in page and "ConnectionRefusedError" in page
