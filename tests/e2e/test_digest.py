@@ -96,10 +96,19 @@ async def test_a_connected_user_gets_no_digest_and_an_away_one_does(e2e_db, star
         await adb(note_create, kind="t", title="For you both", recipients=[here, away])
         out = await asyncio.to_thread(finished, send_digests(smtp))
     finally:
+        closed_at = timezone.now()
         await ws.close()
-    closed_at = timezone.now()
-    # Its last socket closed: the process writes that too (and then stops writing it).
-    await wait_for(lambda: NotePresence.objects.get(user=here).last_seen >= closed_at)
+
+    # Its last socket closed: the process writes that, then stops writing the user
+    # (the periodic write is of connected users only), so "away" starts then.
+    def last_seen():
+        return NotePresence.objects.get(user=here).last_seen
+
+    await wait_for(lambda: last_seen() >= closed_at)
+    await asyncio.sleep(3)  # the disconnect's write has landed
+    settled = await adb(last_seen)
+    await asyncio.sleep(3)  # three periodic writes' time
+    assert await adb(last_seen) == settled
     assert "digests sent 1," in out
     assert smtp.to(here.email) == []
     [message] = smtp.to(away.email)
