@@ -80,10 +80,12 @@ def digest_send_due(
     several processes at once (see the module's docstring). ``stopping`` is
     asked between batches: a worker told to stop settles the batch in hand
     and leaves the rest to the next run."""
-    now = now or timezone.now()
     run = DigestRun()
     cursor = None
+    fixed = now
     while not stopping():
+        # The clock of each batch: a long run's later leases start when they are taken.
+        now = fixed or timezone.now()
         newest = note_last_id()
         user_ids = _due_user_ids(now=now, newest=newest, after=cursor)
         if not user_ids:
@@ -130,7 +132,8 @@ def _due_user_ids(*, now: datetime, newest: int, after) -> list:
 
 
 def _claim(user_ids: list, *, now: datetime, newest: int) -> dict:
-    """Claim the users of ``user_ids`` still due; returns user id -> failures so far."""
+    """Claim the users of ``user_ids`` still due; returns user id -> (this claim,
+    what their last digest covered, failures so far)."""
     NoteDigest.objects.bulk_create(
         [NoteDigest(user_id=pk) for pk in user_ids], ignore_conflicts=True
     )
