@@ -74,7 +74,7 @@ bench-quick: $(VENV)/.installed-bench
 
 ## messages: gather translatable strings into each app's locale/ and compile them
 messages: dev
-	for dir in config frontend news; do \
+	for dir in config frontend news note; do \
 	  (cd $$dir && DJANGO_SETTINGS_MODULE=config.settings PYTHONPATH=$(CURDIR) \
 	    $(CURDIR)/$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete && \
 	   DJANGO_SETTINGS_MODULE=config.settings PYTHONPATH=$(CURDIR) \

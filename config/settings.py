@@ -332,6 +332,21 @@ if NOTES_TRUSTED_PROXIES:
     # address that only the proxy reaches (docs/deploy.md).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Email digests (note.digest, manage.py send_digests) and the SMTP server they go to.
+NOTES_DIGEST_BASE_URL = os.environ.get("DIGEST_BASE_URL", "")
+NOTES_DIGEST_AWAY_SECONDS = _env_number("DIGEST_AWAY_SECONDS", int, 3600)
+NOTES_DIGEST_PERIOD_SECONDS = _env_number("DIGEST_PERIOD_SECONDS", int, 24 * 3600)
+NOTES_PRESENCE_SECONDS = _env_number("PRESENCE_SECONDS", int, 60)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _env_number("EMAIL_PORT", int, 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)
+# A hanging SMTP server must not hold a digest worker (and its claims) for ever.
+EMAIL_TIMEOUT = _env_number("EMAIL_TIMEOUT", int, 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+
 # /metrics: not public; in development the machine itself may read it.
 NOTES_METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 NOTES_METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"] if DEBUG else [])

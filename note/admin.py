@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.utils.html import format_html
 
 from note.credentials import credentials_end_all
-from note.models import ApiToken, Note
+from note.models import ApiToken, Note, NoteDigest
 from note.tokens import token_issue
 
 
@@ -15,6 +15,22 @@ class NoteAdmin(admin.ModelAdmin):
     list_display = ["id", "kind", "title", "actor", "recipient", "created"]
     list_filter = ["kind"]
     search_fields = ["title", "content"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(NoteDigest)
+class NoteDigestAdmin(admin.ModelAdmin):
+    """Read-only: each user's email digest, to see failed sends and when they are retried
+    (``manage.py send_digests`` writes it)."""
+
+    list_display = ["user", "sent_at", "covered_upto", "failures", "retry_at", "last_error"]
+    list_filter = ["failures"]
+    search_fields = ["last_error"]
 
     def has_add_permission(self, request):
         return False

@@ -204,3 +204,66 @@ def check_channel_defaults(app_configs=None, **kwargs) -> list[checks.CheckMessa
             )
         ]
     return []
+
+
+# name -> (least, most, id): whole numbers of the email digest (note.digest).
+DIGEST_WHOLE_NUMBERS = {
+    "NOTES_PRESENCE_SECONDS": (1, 3600, "note.E020"),
+    "NOTES_DIGEST_AWAY_SECONDS": (2, 366 * 24 * 3600, "note.E021"),
+    "NOTES_DIGEST_PERIOD_SECONDS": (1, 366 * 24 * 3600, "note.E022"),
+    "NOTES_DIGEST_MAX_NOTES": (1, 200, "note.E024"),
+    "NOTES_DIGEST_BATCH": (1, 10000, "note.E025"),
+    "NOTES_DIGEST_LEASE_SECONDS": (10, 24 * 3600, "note.E026"),
+    "NOTES_DIGEST_RETRY_SECONDS": (1, 3600, "note.E027"),
+    "NOTES_DIGEST_UNSUBSCRIBE_SECONDS": (3600, 366 * 24 * 3600, "note.E028"),
+    "NOTES_DIGEST_INTERVAL_SECONDS": (1, 24 * 3600, "note.E029"),
+}
+
+
+@checks.register()
+def check_digest_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    from urllib.parse import urlsplit
+
+    errors = []
+    for name, (least, most, check_id) in DIGEST_WHOLE_NUMBERS.items():
+        value = getattr(conf, name.removeprefix("NOTES_"))
+        if type(value) is not int or not least <= value <= most:
+            errors.append(
+                checks.Error(
+                    f"{name} must be a whole number from {least} to {most}, not {value!r}",
+                    hint=f"The default is {conf.DEFAULTS[name]!r} (docs/integrate.md).",
+                    id=check_id,
+                )
+            )
+    away, presence = conf.DIGEST_AWAY_SECONDS, conf.PRESENCE_SECONDS
+    if type(away) is int and type(presence) is int and away < 2 * presence:
+        errors.append(
+            checks.Error(
+                f"NOTES_DIGEST_AWAY_SECONDS ({away}) must be at least twice "
+                f"NOTES_PRESENCE_SECONDS ({presence})",
+                hint="A connected user is written as seen only every NOTES_PRESENCE_SECONDS: a "
+                "shorter away time would mail people who are looking at the page.",
+                id="note.E021",
+            )
+        )
+    base, sender = conf.DIGEST_BASE_URL, conf.DIGEST_FROM_EMAIL
+    parts = urlsplit(base) if isinstance(base, str) else None
+    if not isinstance(base, str) or (
+        base and (parts.scheme not in {"http", "https"} or not parts.netloc or parts.query)
+    ):
+        errors.append(
+            checks.Error(
+                f"NOTES_DIGEST_BASE_URL must be the site's http(s) address or empty, not {base!r}",
+                hint="For example 'https://notes.example.com' (the email's links start with it).",
+                id="note.E023",
+            )
+        )
+    if sender is not None and (not isinstance(sender, str) or not sender.strip()):
+        errors.append(
+            checks.Error(
+                f"NOTES_DIGEST_FROM_EMAIL must be an address or None, not {sender!r}",
+                hint="None sends from Django's DEFAULT_FROM_EMAIL.",
+                id="note.E023",
+            )
+        )
+    return errors

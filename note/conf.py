@@ -54,6 +54,31 @@ DEFAULTS: dict[str, Any] = {
     # each user's private notes past their newest this many. None keeps all.
     "NOTES_RETENTION_DAYS": None,
     "NOTES_RETENTION_PER_USER": None,
+    # Presence (note.presence): how often each server process writes "still
+    # connected" for its users, in one batched UPDATE. A process that dies
+    # stops writing, so its users count as away this long after at most.
+    "NOTES_PRESENCE_SECONDS": 60,
+    # Email digests (note.digest, manage.py send_digests). A user not connected
+    # for NOTES_DIGEST_AWAY_SECONDS gets one email of their unread notes, at
+    # most once per NOTES_DIGEST_PERIOD_SECONDS.
+    "NOTES_DIGEST_AWAY_SECONDS": 3600,
+    "NOTES_DIGEST_PERIOD_SECONDS": 24 * 3600,
+    # The site's address for the links in the email (no request to take it from).
+    "NOTES_DIGEST_BASE_URL": "",
+    # None: Django's DEFAULT_FROM_EMAIL.
+    "NOTES_DIGEST_FROM_EMAIL": None,
+    # Notes one email lists (newest first); it counts the rest.
+    "NOTES_DIGEST_MAX_NOTES": 20,
+    # Users one batch of the worker claims and mails.
+    "NOTES_DIGEST_BATCH": 100,
+    # A claimed user is another worker's again after this (a worker that died).
+    "NOTES_DIGEST_LEASE_SECONDS": 300,
+    # After a failed send, the first retry waits this long, doubling up to an hour.
+    "NOTES_DIGEST_RETRY_SECONDS": 60,
+    # How long the unsubscribe link of an email works.
+    "NOTES_DIGEST_UNSUBSCRIBE_SECONDS": 30 * 24 * 3600,
+    # How often ``send_digests --loop`` looks for users to mail.
+    "NOTES_DIGEST_INTERVAL_SECONDS": 60,
 }
 
 

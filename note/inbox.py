@@ -23,6 +23,7 @@ from note.preferences import (
     note_preferences_set,
 )
 from note.preferences import UNSET as PREFERENCE_UNSET
+from note.presence import note_presence_record, presence_seconds
 from note.retention import note_pruned_upto
 from note.selectors import (
     note_archived_ids,
@@ -70,6 +71,7 @@ __all__ = [
     "note_payload",
     "note_preferences",
     "note_preferences_set",
+    "note_presence_record",
     "note_pruned_upto",
     "note_read_ids",
     "note_sweep_pending",
@@ -78,6 +80,7 @@ __all__ = [
     "notes_changed",
     "notes_committed",
     "preferences_changed",
+    "presence_seconds",
     "request_address",
     "scope_address",
     "scope_is_from_trusted_proxy",

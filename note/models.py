@@ -298,3 +298,50 @@ class CredentialChange(models.Model):
 
     def __str__(self) -> str:
         return f"credentials of user {self.user_key} changed at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class NotePresence(models.Model):
+    """When a user was last connected over a WebSocket, from any server process.
+
+    Written in batches by each process's hub (``note.presence``): when a user's
+    first socket opens or last one closes there, and every
+    ``NOTES_PRESENCE_SECONDS`` for everyone still connected. So a connected
+    user's ``last_seen`` is never older than that interval, and the users of a
+    process that died age like everyone who left. ``language`` is the language
+    of that connection (``Accept-Language``), the one their email is written in.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    last_seen = models.DateTimeField(db_index=True)
+    language = models.CharField(max_length=16, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.user} seen {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class NoteDigest(models.Model):
+    """A user's email digest state (``note.digest``).
+
+    ``covered_upto``: every note with an id up to it was listed in a digest
+    sent, or found not to need one; ids follow commit order, so no later note
+    can fall below it, and no digest lists a note twice. ``claim`` and
+    ``claimed_until`` are a worker's lease on the user while it sends, so two
+    workers never mail the same user; a failed send leaves the notes covered by
+    nothing and sets ``retry_at``.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    covered_upto = models.BigIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True, default="")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"digest of {self.user} covers up to #{self.covered_upto}"

@@ -4,7 +4,7 @@ puts it under ``api/`` in the ``notes`` namespace (``notes:list``, ``notes:read`
 
 from django.urls import path
 
-from note import api
+from note import api, unsubscribe
 
 urlpatterns = [
     path("notes/", api.note_list, name="list"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("notes/archive/", api.note_archive_view, name="archive"),
     path("notes/unarchive/", api.note_unarchive_view, name="unarchive"),
     path("notes/preferences/", api.note_preferences_view, name="preferences"),
+    # A page, not JSON: the digest email's unsubscribe link (note.unsubscribe).
+    path("notes/email/unsubscribe/<str:token>/", unsubscribe.unsubscribe_view, name="unsubscribe"),
 ]

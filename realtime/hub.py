@@ -14,6 +14,10 @@ delivers them strictly in order and closes any gap from the database:
 - as often, on a thread of its own, notes left pending by a sender that died
   between its commit and its stamp are stamped and published
   (``inbox.note_sweep_pending``);
+- it records which users it serves (``note.presence``, for the email
+  digest's "away"): a user's first socket here and last one closing mark them
+  in a batch written every ``PRESENCE_FLUSH_SECONDS``, and everyone connected
+  is written every ``NOTES_PRESENCE_SECONDS``; a connect itself costs no query;
 - if the database cannot be read three times in a row (refused, or no answer
   within ``CATCH_UP_TIMEOUT``), every connection is closed with 1012 so that
   clients resume rather than silently miss notes.
@@ -34,6 +38,7 @@ before the note committed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -61,6 +66,9 @@ SWEEP_TIMEOUT = 10.0
 # run, and how many sockets it serves between looks at the clock (see ``Hub._deliver``).
 FAN_OUT_SLICE_SECONDS = 0.0005
 FAN_OUT_CLOCK_EVERY = 32
+# How soon a user's first connect or last disconnect in this process reaches
+# the database (``_record_presence``): many connects, one batched write.
+PRESENCE_FLUSH_SECONDS = 5.0
 
 
 class Subscriber(Protocol):
@@ -117,6 +125,8 @@ class Hub:
         self._heard_some = asyncio.Event()
         self.empty = asyncio.Event()  # set while no connection is registered
         self.empty.set()
+        # Users whose presence changed here since the last write: id -> language.
+        self._presence_changed: dict[int, str] = {}
 
     async def start(self) -> None:
         self.last_id = await run_in_hub_thread(_last_note_id, within=CATCH_UP_TIMEOUT)
@@ -125,6 +135,7 @@ class Hub:
             self.loop.create_task(self._handle_heard(), name="hub-handle"),
             self.loop.create_task(self._watch(), name="hub-watch"),
             self.loop.create_task(self._sweeper(), name="hub-sweep"),
+            self.loop.create_task(self._record_presence(), name="hub-presence"),
         ]
 
     async def stop(self) -> None:
@@ -149,6 +160,7 @@ class Hub:
             mine = self.by_user.get(conn.user_id)
             if mine is None:
                 self.by_user[conn.user_id] = conn
+                self._presence_changed[conn.user_id] = getattr(conn, "language", "")
             elif isinstance(mine, set):
                 mine.add(conn)
             else:
@@ -168,6 +180,7 @@ class Hub:
                     self.by_user[conn.user_id] = next(iter(mine))
             elif mine is conn:
                 del self.by_user[conn.user_id]
+                self._presence_changed[conn.user_id] = getattr(conn, "language", "")
 
     def user_connections(self, user_id: int) -> tuple[Subscriber, ...]:
         """The user's registered sockets, as a snapshot safe to iterate across awaits."""
@@ -481,6 +494,34 @@ class Hub:
                         CloseCode.SERVICE_RESTART, "catching up failed; resume", forget=True
                     )
                     failures = 0
+
+    async def _record_presence(self) -> None:
+        """Write who is connected here (``note.presence``), batched.
+
+        Every ``PRESENCE_FLUSH_SECONDS`` the users who connected or left since
+        the last write; every ``NOTES_PRESENCE_SECONDS`` everyone connected too,
+        so a user whose process dies stops being "seen" within that time. Runs
+        on the sweep's thread: a slow write never delays the catch-up. What a
+        failed write held is kept for the next one.
+        """
+        last_everyone = self.loop.time()
+        while True:
+            await asyncio.sleep(min(PRESENCE_FLUSH_SECONDS, inbox.presence_seconds()))
+            seen, self._presence_changed = self._presence_changed, {}
+            if self.loop.time() - last_everyone >= inbox.presence_seconds():
+                last_everyone = self.loop.time()
+                for user_id, mine in self.by_user.items():
+                    one = next(iter(mine)) if isinstance(mine, set) else mine
+                    seen[user_id] = getattr(one, "language", "")
+            if not seen:
+                continue
+            try:
+                await run_in_sweep_thread(
+                    functools.partial(inbox.note_presence_record, seen=seen), within=SWEEP_TIMEOUT
+                )
+            except Exception as exc:
+                log_event(log, "presence_failed", logging.WARNING, error=repr(exc), users=len(seen))
+                self._presence_changed = {**seen, **self._presence_changed}
 
     async def _sweeper(self) -> None:
         """Stamp notes whose sender died between its commit and its stamp (issue 14).

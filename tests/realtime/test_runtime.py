@@ -28,7 +28,13 @@ async def test_lifespan_starts_the_runtime_and_stops_it():
 async def test_a_runtime_used_as_a_context_manager_stops_accepting_at_exit():
     async with Runtime() as runtime:
         # listening to the layer, handling what it heard, the periodic catch-up,
-        # the sweep of notes left pending
+        # the sweep of notes left pending, the presence of its users
         names = {task.get_name() for task in runtime.hub._tasks}
-        assert runtime.accepting and names == {"hub-listen", "hub-handle", "hub-watch", "hub-sweep"}
+        assert runtime.accepting and names == {
+            "hub-listen",
+            "hub-handle",
+            "hub-watch",
+            "hub-sweep",
+            "hub-presence",
+        }
     assert not runtime.accepting and runtime.hub._tasks == []
