@@ -1,11 +1,12 @@
 """``/api/notes/`` (list, filters), the actions on notes (read, unread, archive,
-unarchive), preferences, and ``/api/notes/ticket/``."""
+unarchive, delete), preferences, and ``/api/notes/ticket/``."""
 
 import json
 
 from django.http import JsonResponse
 
 from note import conf
+from note.deletion import note_delete
 from note.http import BadRequest, api_view, json_body, query_int
 from note.preferences import UNSET, PreferenceError, note_preferences, note_preferences_set
 from note.selectors import (
@@ -111,6 +112,14 @@ def note_unarchive_view(request):
     """Unarchive notes: ``{"ids": [...]}`` -> ``{"unarchived": [ids that changed]}``."""
     changed = note_archive(user=request.user, ids=body_ids(json_body(request)), archived=False)
     return JsonResponse({"unarchived": changed})
+
+
+@api_view(methods=("POST",), limit="MARK_READ_PER_USER")
+def note_delete_view(request):
+    """Delete notes for the caller: ``{"ids": [...]}`` -> ``{"deleted": [ids that went],
+    "unread": n}``. Ids the caller cannot see (or deleted before) are left out."""
+    result = note_delete(user=request.user, ids=body_ids(json_body(request)))
+    return JsonResponse({"deleted": result.ids, "unread": result.unread})
 
 
 @api_view(methods=("GET", "POST"))

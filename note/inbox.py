@@ -14,6 +14,7 @@ from note.credentials import (
     credentials_still_valid,
     session_expires,
 )
+from note.deletion import note_delete
 from note.limits import Limited, acheck, socket_acquire
 from note.preferences import (
     NO_PREFERENCES,
@@ -61,6 +62,7 @@ __all__ = [
     "credentials_still_valid",
     "note_archive",
     "note_archived_ids",
+    "note_delete",
     "note_last_id",
     "note_list_after",
     "note_list_visible",

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 
-from note.models import Note, NoteArchive, NoteRead, NoteReadState, NoteUnread
+from note.models import Note, NoteArchive, NoteDeleted, NoteRead, NoteReadState, NoteUnread
 from note.preferences import Preferences, note_preferences
 
 
@@ -26,11 +26,25 @@ def note_visible_q(*, user) -> Q:
     return stamped & (Q(recipient__isnull=True) | Q(recipient_id=user.pk))
 
 
+def note_shown_q(*, user) -> Q:
+    """Visible and not deleted by ``user``: what listings, replays and actions see.
+
+    Only public notes can be deleted without going (``note.deletion``), so the
+    test is on those alone, one probe of ``note_deleted_once`` per note. Counts
+    keep :func:`note_visible_q`: a deleted note is read, so it never counts.
+    """
+    if user is None or not user.is_authenticated:
+        return note_visible_q(user=user)
+    deleted = NoteDeleted.objects.filter(user_id=user.pk, note_id=OuterRef("pk"))
+    return Q(id__gt=0) & ((Q(recipient__isnull=True) & ~Exists(deleted)) | Q(recipient_id=user.pk))
+
+
 def note_list_visible(
     *, user, after: int | None = None, before: int | None = None, limit: int = 50
 ) -> list[Note]:
-    """Visible notes: newest first, or oldest first when ``after`` is given (resume order)."""
-    qs: QuerySet[Note] = Note.objects.filter(note_visible_q(user=user)).select_related("actor")
+    """Shown notes (:func:`note_shown_q`): newest first, or oldest first when ``after``
+    is given (resume order)."""
+    qs: QuerySet[Note] = Note.objects.filter(note_shown_q(user=user)).select_related("actor")
     if after is not None:
         return list(qs.filter(id__gt=after).order_by("id")[:limit])
     if before is not None:
@@ -52,7 +66,7 @@ def note_list_inbox(
 
     ``unread``/``archived`` None means either; ``kinds`` empty means every kind.
     """
-    qs: QuerySet[Note] = Note.objects.filter(note_visible_q(user=user)).select_related("actor")
+    qs: QuerySet[Note] = Note.objects.filter(note_shown_q(user=user)).select_related("actor")
     if before is not None:
         qs = qs.filter(id__lt=before)
     kinds = list(kinds)

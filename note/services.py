@@ -22,7 +22,7 @@ from django.utils import timezone
 from note import conf
 from note.models import Note, NoteArchive, NoteRead, NoteReadState, NoteSequence, NoteUnread
 from note.preferences import note_preferences
-from note.selectors import note_join_baseline, note_unread_count, note_visible_q
+from note.selectors import note_join_baseline, note_shown_q, note_unread_count, note_visible_q
 from note.serializers import note_wire_size
 from note.signals import notes_changed, notes_committed, unread_changed
 from note.stamping import note_stamp_after_commit, note_tickets, stamps_after_commit
@@ -272,7 +272,7 @@ def note_mark_unread(*, user, ids: Iterable[int], origin: str | None = None) -> 
         before = note_unread_count(user=user, preferences=preferences)
         state = _read_state_for_update(user)
         wanted = list(
-            Note.objects.filter(note_visible_q(user=user), id__in=set(ids)).values_list(
+            Note.objects.filter(note_shown_q(user=user), id__in=set(ids)).values_list(
                 "id", flat=True
             )
         )
@@ -309,7 +309,7 @@ def note_archive(
     """
     with transaction.atomic():
         wanted = set(
-            Note.objects.filter(note_visible_q(user=user), id__in=set(ids)).values_list(
+            Note.objects.filter(note_shown_q(user=user), id__in=set(ids)).values_list(
                 "id", flat=True
             )
         )

@@ -224,7 +224,9 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 return
         if self.closing:
             return
-        pruned = after is not None and await self._db(inbox.note_pruned_upto)() > after
+        pruned = (
+            after is not None and await self._db(inbox.note_pruned_upto)(user=self.user) > after
+        )
         await self.send(protocol.synced(last_id=self.last_sent, capped=capped, pruned=pruned))
         while self.buffer:
             pending = self._write_note(self.buffer.popleft(), None)
@@ -300,14 +302,18 @@ class NotesConsumer(AsyncWebsocketConsumer):
         return _FAILED
 
     async def _change_state(self, command: protocol.Command) -> None:
-        """mark_read, mark_unread, archive, unarchive: this socket answers for itself
-        (``unread`` if the count moved, then ``changed``); the hub tells the user's others."""
+        """mark_read, mark_unread, archive, unarchive, delete: this socket answers for
+        itself (``unread`` if the count moved, then ``changed``); the hub tells the user's
+        others."""
         if isinstance(command, protocol.MarkRead):
             call = functools.partial(inbox.note_mark_read, ids=command.ids, all=command.all)
             change = {"read": True, **({"all": True} if command.all else {})}
         elif isinstance(command, protocol.MarkUnread):
             call = functools.partial(inbox.note_mark_unread, ids=command.ids)
             change = {"read": False}
+        elif isinstance(command, protocol.Delete):
+            call = functools.partial(inbox.note_delete, ids=command.ids)
+            change = {"deleted": True}
         else:
             call = functools.partial(inbox.note_archive, ids=command.ids, archived=command.archived)
             change = {"archived": command.archived}
