@@ -14,7 +14,7 @@ from note.selectors import (
     note_list_inbox,
     note_list_visible,
     note_read_ids,
-    note_unread_count,
+    note_unread_now,
 )
 from note.serializers import notes_wire
 from note.services import note_archive, note_mark_read, note_mark_unread
@@ -64,7 +64,7 @@ def note_list(request):
     archived_ids = note_archived_ids(user=request.user, notes=notes)
     body = {
         "notes": notes_wire(notes, read_ids=read, archived_ids=archived_ids),
-        "unread": note_unread_count(user=request.user),
+        "unread": note_unread_now(user=request.user),
     }
     if after is None:
         body["next_before"] = notes[-1].id if len(notes) == limit else None

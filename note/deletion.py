@@ -21,7 +21,7 @@ from django.db import transaction
 
 from note.models import Note, NoteArchive, NoteDeleted, NoteRead, NoteUnread
 from note.preferences import note_preferences
-from note.selectors import note_shown_q, note_unread_count
+from note.selectors import note_shown_q, note_unread_now
 from note.services import _read_state_for_update
 from note.signals import notes_changed, unread_changed
 
@@ -42,7 +42,7 @@ def note_delete(*, user, ids: Iterable[int], origin: str | None = None) -> Delet
     """
     with transaction.atomic():
         preferences = note_preferences(user=user)
-        before = note_unread_count(user=user, preferences=preferences)
+        before = note_unread_now(user=user, preferences=preferences)
         rows = list(
             Note.objects.filter(note_shown_q(user=user), id__in=set(ids)).values_list(
                 "id", "recipient_id"
@@ -65,7 +65,7 @@ def note_delete(*, user, ids: Iterable[int], origin: str | None = None) -> Delet
                 [NoteDeleted(user_id=user.pk, note_id=i) for i in public], ignore_conflicts=True
             )
         deleted = sorted(private + public)
-        after = note_unread_count(user=user, preferences=preferences) if deleted else before
+        after = note_unread_now(user=user, preferences=preferences) if deleted else before
         if after != before:
             transaction.on_commit(
                 partial(

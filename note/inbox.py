@@ -32,6 +32,7 @@ from note.selectors import (
     note_list_visible,
     note_nth_newest_visible_id,
     note_read_ids,
+    note_replay_page,
     note_unread_and_last_id,
 )
 from note.serializers import note_payload, note_wire
@@ -74,6 +75,7 @@ __all__ = [
     "note_preferences_set",
     "note_pruned_upto",
     "note_read_ids",
+    "note_replay_page",
     "note_sweep_pending",
     "note_unread_and_last_id",
     "note_wire",

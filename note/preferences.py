@@ -141,7 +141,7 @@ def note_preferences_set(
     ``reset`` drops the user's choice for a kind (back to the site's default);
     ``quiet_seconds`` 0 or None ends do-not-disturb.
     """
-    from note.selectors import note_unread_count  # selectors read preferences too
+    from note.selectors import note_unread_now  # selectors read preferences too
     from note.signals import preferences_changed, unread_changed
 
     mute, unmute, reset = _kinds(mute), _kinds(unmute), _kinds(reset)
@@ -154,7 +154,7 @@ def note_preferences_set(
         raise PreferenceError(f"count_muted is true or false, not {count_muted!r}")
     with transaction.atomic():
         before = note_preferences(user=user)
-        count_before = note_unread_count(user=user, preferences=before)
+        count_before = note_unread_now(user=user, preferences=before)
         for kinds, muted in ((mute, True), (unmute, False)):
             for kind in kinds:
                 NotePreference.objects.update_or_create(
@@ -172,7 +172,7 @@ def note_preferences_set(
         if NotePreference.objects.filter(user_id=user.pk).count() > KINDS_MAX:
             raise PreferenceError(f"at most {KINDS_MAX} kinds may have a preference")
         after = note_preferences(user=user)
-        count_after = note_unread_count(user=user, preferences=after)
+        count_after = note_unread_now(user=user, preferences=after)
         # The order the asking socket answers in: ``unread`` first, then ``preferences``.
         if count_after != count_before:
             transaction.on_commit(
