@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # targets say it (DJANGO_DEBUG=0 in the environment still wins).
 run demo migrate messages test: export DJANGO_DEBUG ?= 1
 
-.PHONY: run demo test install dev migrate messages lint format bench bench-writes bench-quick constraints clean
+.PHONY: run demo test install dev migrate messages lint format bench bench-writes bench-retention bench-quick constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,12 @@ bench: $(VENV)/.installed-bench
 ## driver, a note to 10,000 recipients, other senders while a transaction stays open (~3 min)
 bench-writes: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.writes --out bench/out $(BENCH_ARGS)
+
+## bench-retention: prune a large table (1,000,000 notes by default) by age and by count
+## while a sender and a resuming client run; BENCH_ARGS="--database-url URL" for a
+## private PostgreSQL or MariaDB database (it is emptied), SQLite by default (~15 min)
+bench-retention: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.retention $(BENCH_ARGS)
 
 ## bench-quick: the same, smaller (under two minutes): a smoke run
 bench-quick: $(VENV)/.installed-bench

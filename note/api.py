@@ -1,11 +1,12 @@
 """``/api/notes/`` (list, filters), the actions on notes (read, unread, archive,
-unarchive), preferences, and ``/api/notes/ticket/``."""
+unarchive, delete), preferences, and ``/api/notes/ticket/``."""
 
 import json
 
 from django.http import JsonResponse
 
 from note import conf
+from note.deletion import note_delete
 from note.http import BadRequest, api_view, json_body, query_int
 from note.preferences import UNSET, PreferenceError, note_preferences, note_preferences_set
 from note.selectors import (
@@ -13,7 +14,7 @@ from note.selectors import (
     note_list_inbox,
     note_list_visible,
     note_read_ids,
-    note_unread_count,
+    note_unread_now,
 )
 from note.serializers import notes_wire
 from note.services import note_archive, note_mark_read, note_mark_unread
@@ -63,7 +64,7 @@ def note_list(request):
     archived_ids = note_archived_ids(user=request.user, notes=notes)
     body = {
         "notes": notes_wire(notes, read_ids=read, archived_ids=archived_ids),
-        "unread": note_unread_count(user=request.user),
+        "unread": note_unread_now(user=request.user),
     }
     if after is None:
         body["next_before"] = notes[-1].id if len(notes) == limit else None
@@ -111,6 +112,14 @@ def note_unarchive_view(request):
     """Unarchive notes: ``{"ids": [...]}`` -> ``{"unarchived": [ids that changed]}``."""
     changed = note_archive(user=request.user, ids=body_ids(json_body(request)), archived=False)
     return JsonResponse({"unarchived": changed})
+
+
+@api_view(methods=("POST",), limit="MARK_READ_PER_USER")
+def note_delete_view(request):
+    """Delete notes for the caller: ``{"ids": [...]}`` -> ``{"deleted": [ids that went],
+    "unread": n}``. Ids the caller cannot see (or deleted before) are left out."""
+    result = note_delete(user=request.user, ids=body_ids(json_body(request)))
+    return JsonResponse({"deleted": result.ids, "unread": result.unread})
 
 
 @api_view(methods=("GET", "POST"))

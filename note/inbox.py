@@ -14,6 +14,7 @@ from note.credentials import (
     credentials_still_valid,
     session_expires,
 )
+from note.deletion import note_delete
 from note.limits import Limited, acheck, socket_acquire
 from note.preferences import (
     NO_PREFERENCES,
@@ -32,6 +33,7 @@ from note.selectors import (
     note_list_visible,
     note_nth_newest_visible_id,
     note_read_ids,
+    note_replay_page,
     note_unread_and_last_id,
 )
 from note.serializers import note_payload, note_wire
@@ -62,6 +64,7 @@ __all__ = [
     "credentials_still_valid",
     "note_archive",
     "note_archived_ids",
+    "note_delete",
     "note_last_id",
     "note_list_after",
     "note_list_visible",
@@ -74,6 +77,7 @@ __all__ = [
     "note_presence_record",
     "note_pruned_upto",
     "note_read_ids",
+    "note_replay_page",
     "note_sweep_pending",
     "note_unread_and_last_id",
     "note_wire",

@@ -88,8 +88,9 @@ class NoteSequence(models.Model):
     """
 
     last_id = models.BigIntegerField(default=0)
-    # Every note with an id up to this one may have been pruned
-    # (``note.retention``): a resume from below it is told so.
+    # Every public note with an id up to this one may have been pruned
+    # (``note.retention``): a resume from below it is told so. Private
+    # notes have a mark per user (``NotePruned``).
     pruned_upto = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
@@ -166,6 +167,46 @@ class NoteArchive(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} archived #{self.note_id}"
+
+
+class NoteDeleted(models.Model):
+    """One public note a user deleted: gone for that user, still there for everyone else.
+
+    Only public notes get these rows. A private note has one reader, so
+    deleting it deletes its row (``note.deletion``); a public note stays one
+    row in :class:`Note` and each user who deleted it has one of these. A
+    deleted note is also read for its user (the deletion marks it so), which
+    keeps the unread count one query with no term for these rows.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "note"], name="note_deleted_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} deleted #{self.note_id}"
+
+
+class NotePruned(models.Model):
+    """How far retention pruned one user's private notes: each of theirs with an id up
+    to ``upto`` may be gone.
+
+    Public notes have one mark for all (``NoteSequence.pruned_upto``); a resume
+    is told ``pruned`` only when the larger of the two passes its cursor, so a
+    prune of someone else's notes tells this user nothing.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    upto = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user}'s notes pruned up to #{self.upto}"
 
 
 class NotePreference(models.Model):

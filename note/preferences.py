@@ -237,7 +237,7 @@ def note_preferences_set(
     ``(kind, channel, on)`` choices, ``on`` None dropping the choice (kind ``*``:
     every kind without a choice of its own).
     """
-    from note.selectors import note_unread_count  # selectors read preferences too
+    from note.selectors import note_unread_now  # selectors read preferences too
     from note.signals import preferences_changed, unread_changed
 
     mute, unmute, reset = _kinds(mute), _kinds(unmute), _kinds(reset)
@@ -251,7 +251,7 @@ def note_preferences_set(
         raise PreferenceError(f"count_muted is true or false, not {count_muted!r}")
     with transaction.atomic():
         before = note_preferences(user=user)
-        count_before = note_unread_count(user=user, preferences=before)
+        count_before = note_unread_now(user=user, preferences=before)
         for kinds, muted in ((mute, True), (unmute, False)):
             for kind in kinds:
                 NotePreference.objects.update_or_create(
@@ -284,7 +284,7 @@ def note_preferences_set(
                 f"at most {KINDS_MAX * len(CHANNELS)} channel choices (kind and channel)"
             )
         after = note_preferences(user=user)
-        count_after = note_unread_count(user=user, preferences=after)
+        count_after = note_unread_now(user=user, preferences=after)
         # The order the asking socket answers in: ``unread`` first, then ``preferences``.
         if count_after != count_before:
             transaction.on_commit(

@@ -6,12 +6,24 @@ held to agree with the others by ``tests/note/test_unread_and_last_id.py``."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Exists, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
-from note.models import Note, NoteArchive, NoteRead, NoteReadState, NoteUnread
+from note.models import (
+    Note,
+    NoteArchive,
+    NoteDeleted,
+    NotePruned,
+    NoteRead,
+    NoteReadState,
+    NoteSequence,
+    NoteUnread,
+)
 from note.preferences import Preferences, note_preferences
+from note.retention import note_pruned_upto
 
 
 def note_visible_q(*, user) -> Q:
@@ -26,16 +38,91 @@ def note_visible_q(*, user) -> Q:
     return stamped & (Q(recipient__isnull=True) | Q(recipient_id=user.pk))
 
 
+def note_shown_q(*, user) -> Q:
+    """Visible and not deleted by ``user``: what listings, replays and actions see.
+
+    Only public notes can be deleted without going (``note.deletion``), so the
+    test is on those alone, one probe of ``note_deleted_once`` per note. Counts
+    keep :func:`note_visible_q`: a deleted note is read, so it never counts.
+    """
+    if user is None or not user.is_authenticated:
+        return note_visible_q(user=user)
+    deleted = NoteDeleted.objects.filter(user_id=user.pk, note_id=OuterRef("pk"))
+    return Q(id__gt=0) & ((Q(recipient__isnull=True) & ~Exists(deleted)) | Q(recipient_id=user.pk))
+
+
 def note_list_visible(
     *, user, after: int | None = None, before: int | None = None, limit: int = 50
 ) -> list[Note]:
-    """Visible notes: newest first, or oldest first when ``after`` is given (resume order)."""
-    qs: QuerySet[Note] = Note.objects.filter(note_visible_q(user=user)).select_related("actor")
+    """Shown notes (:func:`note_shown_q`): newest first, or oldest first when ``after``
+    is given (resume order)."""
+    qs: QuerySet[Note] = Note.objects.filter(note_shown_q(user=user)).select_related("actor")
     if after is not None:
         return list(qs.filter(id__gt=after).order_by("id")[:limit])
     if before is not None:
         qs = qs.filter(id__lt=before)
     return list(qs.order_by("-id")[:limit])
+
+
+class ReplayPage(NamedTuple):
+    notes: list[Note]
+    read_ids: set[int]
+    archived_ids: set[int]
+    pruned_upto: int | None  # read with a page shorter than asked (the last); else None
+
+
+def note_replay_page(*, user, after: int, limit: int) -> ReplayPage:
+    """The next page of a resume: :func:`note_list_visible` after ``after``, with the
+    user's read and archived state of each note, in one statement.
+
+    Separately that was four or five (the notes, the watermark, read rows,
+    unread-again rows, archive rows) on every page of every resume. A page
+    shorter than ``limit`` is the last: it also carries how far notes the user
+    could see were pruned (:func:`note.retention.note_pruned_upto`), read in
+    the same statement after every earlier page, so a resume asks the marks
+    in a statement of their own only when its last page is empty.
+    Held equal to the separate selectors by ``tests/note/test_replay_page.py``.
+    """
+    qs = Note.objects.filter(note_shown_q(user=user), id__gt=after).select_related("actor")
+    signed_in = user is not None and user.is_authenticated
+    public_mark = NoteSequence.objects.filter(pk=1).values("pruned_upto")[:1]
+    marks = {"public_mark": Subquery(public_mark, output_field=IntegerField())}
+    if signed_in:
+        mine = NotePruned.objects.filter(user_id=user.pk).values("upto")[:1]
+        marks["my_mark"] = Subquery(mine, output_field=IntegerField())
+        joined = getattr(user, "date_joined", None)
+        baseline = (
+            Subquery(
+                Note.objects.filter(id__gt=0, created__lt=joined).order_by("-id").values("id")[:1],
+                output_field=IntegerField(),
+            )
+            if joined is not None
+            else Value(None, output_field=IntegerField())
+        )
+        state = NoteReadState.objects.filter(user_id=user.pk).values("read_upto")[:1]
+        mine_q = {"user_id": user.pk, "note_id": OuterRef("pk")}
+        qs = qs.annotate(
+            read_upto=Coalesce(Subquery(state, output_field=IntegerField()), baseline, Value(0)),
+            read_one=Exists(NoteRead.objects.filter(**mine_q)),
+            unread_again=Exists(NoteUnread.objects.filter(**mine_q)),
+            archived_by_me=Exists(NoteArchive.objects.filter(**mine_q)),
+        )
+    notes = list(qs.annotate(**marks).order_by("id")[:limit])
+    read_ids, archived_ids = set(), set()
+    if signed_in:
+        for n in notes:
+            if (n.read_one and n.id > n.read_upto) or (n.id <= n.read_upto and not n.unread_again):
+                read_ids.add(n.id)
+            if n.archived_by_me:
+                archived_ids.add(n.id)
+    pruned_upto = None
+    if len(notes) < limit:
+        if notes:
+            last = notes[-1]
+            pruned_upto = max(last.public_mark or 0, getattr(last, "my_mark", None) or 0)
+        else:
+            pruned_upto = note_pruned_upto(user=user)
+    return ReplayPage(notes, read_ids, archived_ids, pruned_upto)
 
 
 def note_list_inbox(
@@ -52,7 +139,7 @@ def note_list_inbox(
 
     ``unread``/``archived`` None means either; ``kinds`` empty means every kind.
     """
-    qs: QuerySet[Note] = Note.objects.filter(note_visible_q(user=user)).select_related("actor")
+    qs: QuerySet[Note] = Note.objects.filter(note_shown_q(user=user)).select_related("actor")
     if before is not None:
         qs = qs.filter(id__lt=before)
     kinds = list(kinds)
@@ -229,6 +316,15 @@ def note_unread_and_last_id(*, user, preferences: Preferences | None = None) -> 
         cursor.execute(sql, params)
         last_id, unread = cursor.fetchone()
     return unread, last_id
+
+
+def note_unread_now(*, user, preferences: Preferences | None = None) -> int:
+    """:func:`note_unread_count` of every visible note, in the one statement of
+    :func:`note_unread_and_last_id`: what each write that reports the new count asks,
+    before and after (through the ORM that was four statements each time)."""
+    if user is None or not user.is_authenticated:
+        return 0
+    return note_unread_and_last_id(user=user, preferences=preferences)[0]
 
 
 def note_read_ids(*, user, notes: Iterable[Note]) -> set[int]:

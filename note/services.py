@@ -22,7 +22,7 @@ from django.utils import timezone
 from note import conf
 from note.models import Note, NoteArchive, NoteRead, NoteReadState, NoteSequence, NoteUnread
 from note.preferences import note_preferences
-from note.selectors import note_join_baseline, note_unread_count, note_visible_q
+from note.selectors import note_join_baseline, note_shown_q, note_unread_now, note_visible_q
 from note.serializers import note_wire_size
 from note.signals import notes_changed, notes_committed, unread_changed
 from note.stamping import note_stamp_after_commit, note_tickets, stamps_after_commit
@@ -226,7 +226,7 @@ def note_mark_read(
     """
     with transaction.atomic():
         preferences = note_preferences(user=user)
-        before = note_unread_count(user=user, preferences=preferences)
+        before = note_unread_now(user=user, preferences=preferences)
         state = _read_state_for_update(user)
         visible = Note.objects.filter(note_visible_q(user=user))
         if all:
@@ -253,7 +253,7 @@ def note_mark_read(
             if lowered:
                 again.delete()
                 changed_ids += lowered
-        after = note_unread_count(user=user, preferences=preferences)
+        after = note_unread_now(user=user, preferences=preferences)
         _after_commit_tell(user, before, after, origin, changed_ids, {"read": True}, all=all)
     return MarkReadResult(unread=after, changed=after != before, ids=sorted(changed_ids))
 
@@ -269,10 +269,10 @@ def note_mark_unread(*, user, ids: Iterable[int], origin: str | None = None) -> 
     """
     with transaction.atomic():
         preferences = note_preferences(user=user)
-        before = note_unread_count(user=user, preferences=preferences)
+        before = note_unread_now(user=user, preferences=preferences)
         state = _read_state_for_update(user)
         wanted = list(
-            Note.objects.filter(note_visible_q(user=user), id__in=set(ids)).values_list(
+            Note.objects.filter(note_shown_q(user=user), id__in=set(ids)).values_list(
                 "id", flat=True
             )
         )
@@ -292,7 +292,7 @@ def note_mark_unread(*, user, ids: Iterable[int], origin: str | None = None) -> 
                 [NoteUnread(user_id=user.pk, note_id=i) for i in fresh], ignore_conflicts=True
             )
             changed_ids += fresh
-        after = note_unread_count(user=user, preferences=preferences)
+        after = note_unread_now(user=user, preferences=preferences)
         _after_commit_tell(user, before, after, origin, changed_ids, {"read": False})
     return MarkReadResult(unread=after, changed=after != before, ids=sorted(changed_ids))
 
@@ -309,7 +309,7 @@ def note_archive(
     """
     with transaction.atomic():
         wanted = set(
-            Note.objects.filter(note_visible_q(user=user), id__in=set(ids)).values_list(
+            Note.objects.filter(note_shown_q(user=user), id__in=set(ids)).values_list(
                 "id", flat=True
             )
         )

@@ -13,6 +13,7 @@ urlpatterns = [
     path("notes/unread/", api.note_unread, name="unread"),
     path("notes/archive/", api.note_archive_view, name="archive"),
     path("notes/unarchive/", api.note_unarchive_view, name="unarchive"),
+    path("notes/delete/", api.note_delete_view, name="delete"),
     path("notes/preferences/", api.note_preferences_view, name="preferences"),
     # A page, not JSON: the digest email's unsubscribe link (note.unsubscribe).
     path("notes/email/unsubscribe/<str:token>/", unsubscribe.unsubscribe_view, name="unsubscribe"),

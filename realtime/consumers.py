@@ -218,13 +218,16 @@ class NotesConsumer(AsyncWebsocketConsumer):
                 after, capped = await self._db(_anonymous_replay_start)(
                     after, conf.ANONYMOUS_REPLAY_NOTES
                 )
-            if not await self._replay(after, replay_slots):
+            kept_up, pruned_upto = await self._replay(after, replay_slots)
+            if not kept_up:
                 metrics.clients_cut_off.labels("slow_reader").inc()
                 await self._close(CloseCode.TRY_AGAIN_LATER, "too slow reading the replay; resume")
                 return
         if self.closing:
             return
-        pruned = after is not None and await self._db(inbox.note_pruned_upto)() > after
+        # Read with the replay's last page, after every earlier one: a prune
+        # that ran meanwhile is heard (the marks rise in its batches' transactions).
+        pruned = after is not None and pruned_upto > after
         await self.send(protocol.synced(last_id=self.last_sent, capped=capped, pruned=pruned))
         while self.buffer:
             pending = self._write_note(self.buffer.popleft(), None)
@@ -300,14 +303,18 @@ class NotesConsumer(AsyncWebsocketConsumer):
         return _FAILED
 
     async def _change_state(self, command: protocol.Command) -> None:
-        """mark_read, mark_unread, archive, unarchive: this socket answers for itself
-        (``unread`` if the count moved, then ``changed``); the hub tells the user's others."""
+        """mark_read, mark_unread, archive, unarchive, delete: this socket answers for
+        itself (``unread`` if the count moved, then ``changed``); the hub tells the user's
+        others."""
         if isinstance(command, protocol.MarkRead):
             call = functools.partial(inbox.note_mark_read, ids=command.ids, all=command.all)
             change = {"read": True, **({"all": True} if command.all else {})}
         elif isinstance(command, protocol.MarkUnread):
             call = functools.partial(inbox.note_mark_unread, ids=command.ids)
             change = {"read": False}
+        elif isinstance(command, protocol.Delete):
+            call = functools.partial(inbox.note_delete, ids=command.ids)
+            change = {"deleted": True}
         else:
             call = functools.partial(inbox.note_archive, ids=command.ids, archived=command.archived)
             change = {"archived": command.archived}
@@ -522,8 +529,9 @@ class NotesConsumer(AsyncWebsocketConsumer):
         """``fn`` on the database pool as this socket's user's work (``realtime.db``)."""
         return run_in_db_thread(fn, owner=self.user_id)
 
-    async def _replay(self, after: int, slots: asyncio.Semaphore) -> bool:
-        """Send every visible note after ``after``; False if the client stopped reading.
+    async def _replay(self, after: int, slots: asyncio.Semaphore) -> tuple[bool, int]:
+        """Send every visible note after ``after``; False if the client stopped reading,
+        and how far notes the user could see were pruned (read with the last page).
 
         A page is read and made into frames while holding one of the process's
         replay slots (``NOTES_REPLAYS_AT_ONCE``), so however many clients
@@ -536,7 +544,7 @@ class NotesConsumer(AsyncWebsocketConsumer):
         size = REPLAY_PAGE
         while True:
             async with slots:
-                page = await self._db(_replay_page)(self.user, after, size)
+                page, pruned_upto = await self._db(_replay_page)(self.user, after, size)
                 # Frames replace the payloads as they are built: a slow reader's
                 # page waits in memory once, not twice.
                 largest = 1
@@ -556,19 +564,19 @@ class NotesConsumer(AsyncWebsocketConsumer):
                         await asyncio.sleep(0)
             for note_id, text in page:
                 if self.closing:
-                    return True  # closed meanwhile (revoked, say): send nothing more
+                    return True, 0  # closed meanwhile (revoked, say): send nothing more
                 if (
                     connection is not None
                     and buffered_bytes(connection.transport) > DRAIN_LOW_WATER
                     and not await drained(connection, within=conf.WS_DRAIN_TIMEOUT_SECONDS)
                 ):
-                    return False
+                    return False, 0
                 await self.send(text)
                 after = self.last_sent = note_id
             metrics.notes_replayed.inc(len(page))
             metrics.frames_delivered.labels("replay").inc(len(page))
-            if len(page) < size:
-                return True
+            if pruned_upto is not None:  # a page shorter than asked: the last
+                return True, pruned_upto
             size = max(REPLAY_PAGE, min(REPLAY_PAGE_MAX, REPLAY_PAGE_BYTES // largest))
 
     def _who(self) -> str:
@@ -590,13 +598,15 @@ def _hello_facts(
     return True, unread, last_id, expires, preferences
 
 
-def _replay_page(user, after: int, limit: int) -> list[tuple[Any, ...]]:
-    """(payload, read, archived) for each note of the next page; the replay turns them
-    into (id, frame)."""
-    notes = inbox.note_list_visible(user=user, after=after, limit=limit)
-    read = inbox.note_read_ids(user=user, notes=notes)
-    archived = inbox.note_archived_ids(user=user, notes=notes)
-    return [(inbox.note_payload(n), n.id in read, n.id in archived) for n in notes]
+def _replay_page(user, after: int, limit: int) -> tuple[list[tuple[Any, ...]], int | None]:
+    """(payload, read, archived) for each note of the next page, which the replay turns
+    into (id, frame); and, on the last page, how far notes the user could see were pruned."""
+    page = inbox.note_replay_page(user=user, after=after, limit=limit)
+    rows = [
+        (inbox.note_payload(n), n.id in page.read_ids, n.id in page.archived_ids)
+        for n in page.notes
+    ]
+    return rows, page.pruned_upto
 
 
 def _anonymous_replay_start(after: int, depth: int) -> tuple[int, bool]:

@@ -47,6 +47,7 @@ def notes_toasts(context: template.Context) -> dict[str, Any]:
             "unreadUrl": _reverse("notes:unread"),
             "archiveUrl": _reverse("notes:archive"),
             "unarchiveUrl": _reverse("notes:unarchive"),
+            "deleteUrl": _reverse("notes:delete"),
             "user": user.get_username() if user is not None else None,
             "csrfToken": str(csrf_token or ""),
             "strings": client_strings(),

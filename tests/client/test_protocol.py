@@ -10,6 +10,7 @@ from notes_client.protocol import (
     MAX_FRAME_BYTES,
     MAX_MARK_READ_IDS,
     MAX_NOTE_ID,
+    Delete,
     MarkRead,
     Ping,
     ProtocolError,
@@ -32,6 +33,7 @@ from tests.client.listener import ROOT
         ('{"type":"mark_read","ids":[3,4]}', MarkRead(ids=(3, 4))),
         ('{"type":"mark_read","all":true}', MarkRead(all=True)),
         ('{"type":"mark_read","ids":[]}', MarkRead(ids=())),
+        ('{"type":"delete","ids":[5,6]}', Delete(ids=(5, 6))),
     ],
 )
 def test_commands_a_client_may_send(text, command):
@@ -58,6 +60,8 @@ def test_commands_a_client_may_send(text, command):
             json.dumps({"type": "mark_read", "ids": list(range(1, MAX_MARK_READ_IDS + 2))}),
             "bad_request",
         ),
+        ('{"type":"delete"}', "bad_request"),
+        ('{"type":"delete","ids":[-1]}', "bad_request"),
         ('{"type":"subscribe"}', "unknown_type"),
     ],
 )

@@ -293,3 +293,19 @@ async def test_a_resume_from_a_pruned_id_gets_what_is_left_and_is_told(server):
     async with await ws.connect(server.ws_url, token=token, after=notes[2].id) as sock:
         _, replayed, synced = await ws.handshake(sock)
     assert synced == {"type": "synced", "last_id": notes[3].id}
+
+
+async def test_a_prune_of_another_users_notes_does_not_tell_this_one(server):
+    from note.retention import note_prune
+
+    crowded, _ = await adb(make_user_with_token, "crowded")
+    _, token = await adb(make_user_with_token, "spared")
+    [public] = await adb(note_create, kind="t", title="for all")
+    for i in range(3):
+        await adb(note_create, kind="t", title=f"c{i}", recipients=[crowded])
+    assert (await adb(note_prune, per_user=1)).by_count >= 2  # other tests' users' too
+    # Nothing this user could see went: a plain v1 synced frame, not "pruned".
+    async with await ws.connect(server.ws_url, token=token, after=public.id - 1) as sock:
+        _, replayed, synced = await ws.handshake(sock)
+    assert [n["id"] for n in replayed] == [public.id]
+    assert synced == {"type": "synced", "last_id": public.id}

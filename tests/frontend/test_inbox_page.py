@@ -117,3 +117,41 @@ def test_the_bells_settings_mute_a_kind_in_every_tab_and_muted_notes_do_not_toas
         expect(tab.locator("#notes-settings-muted li")).to_have_count(0)
         # Unmuting chat makes the earlier chat note count again.
         expect(tab.locator("#notes-bell-count")).to_have_text("2")
+
+
+def test_delete_asks_once_more_from_the_keyboard_and_leaves_every_tab(server, open_page, users):
+    alice = users("deleter")
+    bob = users("keeper")
+    [public] = orm(note_create, kind="news", title="For everyone")
+    [mine] = orm(note_create, kind="chat", title="Just mine", recipients=[alice])
+    page = open_page(server)
+    log_in(page, alice.username)
+    page.goto("/notes/")
+    wait_live(page)
+    other = open_page(server, context=page.context, path="/notes/")
+    wait_live(other)
+    other.locator("#notes-bell").click()  # the bell's list is open in the other tab
+    expect(other.locator(f'#notes-inbox [data-note-id="{public.id}"]')).to_be_visible()
+
+    button = item(page, public).locator(".notes-page-delete")
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(button).to_have_text("Delete for good?")
+    page.keyboard.press("Escape")  # kept
+    expect(button).to_have_text("Delete")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    for tab in (page, other):
+        expect(item(tab, public)).to_have_count(0)
+    expect(other.locator(f'#notes-inbox [data-note-id="{public.id}"]')).to_have_count(0)
+    # Focus moved on to the next note, so the keyboard user keeps going from there.
+    expect(item(page, mine).locator(".notes-page-read")).to_be_focused()
+
+    # The public note is only gone for alice.
+    bobs = open_page(server)
+    log_in(bobs, bob.username)
+    bobs.goto("/notes/")
+    expect(item(bobs, public)).to_be_visible()
+    page.reload()
+    expect(item(page, mine)).to_be_visible()
+    expect(item(page, public)).to_have_count(0)

@@ -42,7 +42,7 @@ class CloseCode(enum.IntEnum):
 # TOO_BIG. Notes are bounded below it where they are created
 # (NOTES_MAX_NOTE_BYTES); note() holds the line for rows stored before that.
 MAX_FRAME_BYTES = 64 * 1024
-MAX_MARK_READ_IDS = 1000  # ids in one mark_read, mark_unread, archive (or their POSTs)
+MAX_MARK_READ_IDS = 1000  # ids in one mark_read, mark_unread, archive, delete (or their POSTs)
 MAX_NOTE_ID = 2**63 - 1  # ids are 64-bit signed integers in every database
 
 
@@ -97,6 +97,13 @@ class Archive:
 
 
 @dataclass(frozen=True)
+class Delete:
+    """Delete notes for this user: a private note goes, a public one is hidden from them."""
+
+    ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class SetPreferences:
     """Change (or, with nothing set, just ask for) the user's preferences."""
 
@@ -118,7 +125,7 @@ ALL_KINDS = "*"
 MAX_KIND_CHARS = 64
 MAX_QUIET_MINUTES = 7 * 24 * 60
 
-Command = Ping | MarkRead | MarkUnread | Archive | SetPreferences
+Command = Ping | MarkRead | MarkUnread | Archive | Delete | SetPreferences
 
 
 def _kinds(data: dict[str, Any], name: str) -> tuple[str, ...]:
@@ -212,6 +219,8 @@ def parse_command(text: str) -> Command:
         return MarkUnread(ids=_note_ids(data, kind))
     if kind in ("archive", "unarchive"):
         return Archive(ids=_note_ids(data, kind), archived=kind == "archive")
+    if kind == "delete":
+        return Delete(ids=_note_ids(data, kind))
     if kind == "preferences":
         return _preferences(data)
     raise ProtocolError("unknown_type", f"unknown frame type {kind[:40]!r}")
@@ -310,7 +319,8 @@ def unread(*, count: int) -> str:
 
 
 def changed(*, ids: list[int], change: dict[str, bool]) -> str:
-    """Some of the user's notes changed state (``read``, ``archived``; ``all`` with read)."""
+    """Some of the user's notes changed state (``read``, ``archived``, ``deleted``; ``all``
+    with read)."""
     return _dumps({"type": "changed", "ids": ids, **change})
 
 

@@ -163,7 +163,7 @@ async def subscribe(
                         log.info("up to date (last id %s); waiting for new notes", cursor)
                     elif kind == "unread":
                         log.info("unread notes: %s", frame.get("count"))
-                    elif kind == "changed":  # read, unread, archived elsewhere
+                    elif kind == "changed":  # read, unread, archived, deleted elsewhere
                         log.info("notes %s changed: %s", frame.get("ids"), frame)
                     elif kind == "error":
                         log.warning("server error %s: %s", frame.get("code"), frame.get("message"))

@@ -1,7 +1,11 @@
 /**
  * inbox-page.js: the full inbox at /notes/ — every visible note, newest first,
  * paged by id (the API's next_before cursor), filtered by unread, archived and
- * kind, with mark read/unread and archive/unarchive on each note.
+ * kind, with mark read/unread, archive/unarchive and delete on each note.
+ *
+ * Delete asks once more in place (the button says "Delete for good?"; Enter or
+ * a click again deletes, Escape or leaving the button keeps the note): a
+ * private note is really gone, so there is nothing to undo with.
  *
  * Actions go through the JSON API; what changes in any tab (or the API, or a
  * command) comes back as the socket's "changed" frames, which notes.js passes
@@ -82,7 +86,28 @@ function row(note) {
   archiveButton.addEventListener("click", () =>
     act(item.dataset.archived === "true" ? config.unarchiveUrl : config.archiveUrl, note.id),
   );
-  actions.append(readButton, archiveButton);
+  const deleteButton = element("button", "quiet notes-page-delete", strings.delete);
+  deleteButton.type = "button";
+  deleteButton.addEventListener("click", () => {
+    if (item.dataset.confirming === "true") {
+      act(config.deleteUrl, note.id);
+      return;
+    }
+    item.dataset.confirming = "true";
+    deleteButton.textContent = strings.confirmDelete;
+    say(strings.confirmHint);
+  });
+  const keep = () => {
+    if (item.dataset.confirming !== "true") return;
+    delete item.dataset.confirming;
+    deleteButton.textContent = strings.delete;
+    say("");
+  };
+  deleteButton.addEventListener("blur", keep);
+  deleteButton.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") keep();
+  });
+  actions.append(readButton, archiveButton, deleteButton);
   item.append(actions);
   setState(item, { read: note.read, archived: Boolean(note.archived) });
   return item;
@@ -124,6 +149,10 @@ document.addEventListener("notes:changed", ({ detail }) => {
     ? [...list.children]
     : detail.ids.map((id) => list.querySelector(`li[data-id="${id}"]`)).filter(Boolean);
   for (const item of items) {
+    if (detail.deleted) {
+      removeKeepingFocus(item);
+      continue;
+    }
     if ("archived" in detail && detail.archived !== archived) {
       item.remove(); // moved out of the list this page shows
       continue;
@@ -136,6 +165,18 @@ document.addEventListener("notes:changed", ({ detail }) => {
   }
   if (!list.children.length) say(strings.empty);
 });
+
+/** Remove a row; if focus was in it, it moves to the next row's first button (or the list's heading). */
+function removeKeepingFocus(item) {
+  const hadFocus = item.contains(document.activeElement);
+  const next = item.nextElementSibling || item.previousElementSibling;
+  item.remove();
+  if (!hadFocus) return;
+  say("");
+  const target = next?.querySelector("button") || document.getElementById("notes-page-heading");
+  if (target === document.getElementById("notes-page-heading")) target.tabIndex = -1;
+  target.focus();
+}
 
 document.addEventListener("notes:note", ({ detail: { note, replayed } }) => {
   const { unread, archived, kind } = currentFilters();

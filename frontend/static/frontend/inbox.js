@@ -110,6 +110,13 @@ export class Inbox {
     if (this.isOpen) this.refresh();
   }
 
+  /** Notes changed in some tab: a deleted one leaves the list at once. */
+  notesChanged({ ids = [], deleted }) {
+    if (!deleted) return;
+    for (const id of ids) this.#list.querySelector(`[data-note-id="${id}"]`)?.remove();
+    if (this.#loaded && !this.#list.children.length) this.#showStatus(this.#strings.empty);
+  }
+
   /** Called when a note is opened from a toast or from the list. */
   markOpened(note) {
     if (note.read) return;

@@ -149,6 +149,11 @@ export class NotesClient extends EventTarget {
     return this.send({ type: "unarchive", ids });
   }
 
+  /** Delete notes for this user (a public note stays for everyone else); every tab hears "changed". */
+  delete(ids) {
+    return this.send({ type: "delete", ids });
+  }
+
   /** Change preferences: {mute, unmute, reset, quiet_minutes, count_muted}, each optional. */
   setPreferences(changes = {}) {
     return this.send({ type: "preferences", ...changes });

@@ -136,6 +136,7 @@ client.addEventListener("unread", ({ detail: { count } }) => inbox?.unreadChange
 
 // Other scripts of the page (the inbox page) follow state changes from any tab.
 client.addEventListener("changed", ({ detail }) => {
+  inbox?.notesChanged(detail);
   document.dispatchEvent(new CustomEvent("notes:changed", { detail }));
 });
 

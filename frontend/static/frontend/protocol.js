@@ -25,7 +25,7 @@ export const CloseCode = Object.freeze({
 
 /** The largest frame either side sends: a bigger one from the client closes with TOO_BIG. */
 export const MAX_FRAME_BYTES = 64 * 1024;
-/** Ids in one mark_read, mark_unread, archive or unarchive frame. */
+/** Ids in one mark_read, mark_unread, archive, unarchive or delete frame. */
 export const MAX_MARK_READ_IDS = 1000;
 /** Kinds are texts of 1 to this many characters (preferences). */
 export const MAX_KIND_CHARS = 64;
