@@ -277,3 +277,7 @@ class CredentialChange(models.Model):
 
     def __str__(self) -> str:
         return f"credentials of user {self.user_key} changed at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+# The webhooks' tables live in their own module; imported here so Django finds them.
+from note.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

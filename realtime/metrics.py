@@ -14,7 +14,15 @@ from __future__ import annotations
 import hmac
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from realtime import conf
 
@@ -55,6 +63,44 @@ def _open_connections() -> int:
 
 
 connections_open.set_function(_open_connections)
+
+
+class WebhookCollector:
+    """The webhook workers' numbers, read from the queue's tables when ``/metrics`` is scraped.
+
+    The workers are processes of their own with nothing to scrape; what they
+    did is in the tables (the endpoints' totals, the rows still queued), so
+    any server process reports the same site-wide figures with two aggregate
+    queries, whatever the queue's length. A database that fails to answer
+    leaves these metrics out of that scrape; the rest still answers.
+    """
+
+    def collect(self):
+        from note.inbox import webhook_queue_stats
+
+        try:
+            stats = webhook_queue_stats()
+        except Exception:
+            return
+        deliveries = CounterMetricFamily(
+            "notes_webhook_deliveries",
+            "Webhook POSTs by outcome, all workers (delivered: 2xx; failed: each failed try)",
+            labels=["outcome"],
+        )
+        deliveries.add_metric(["delivered"], stats["delivered"])
+        deliveries.add_metric(["failed"], stats["failed"])
+        yield deliveries
+        for name, key, text in [
+            ("notes_webhook_queued", "queued", "Deliveries waiting in the queue"),
+            ("notes_webhook_retrying", "retrying", "Queued deliveries tried at least once"),
+            ("notes_webhook_oldest_seconds", "oldest_seconds", "Age of the oldest queued delivery"),
+            ("notes_webhook_endpoints_failing", "endpoints_failing", "Enabled endpoints failing"),
+            ("notes_webhook_endpoints_disabled", "endpoints_disabled", "Endpoints disabled"),
+        ]:
+            yield GaugeMetricFamily(name, text, value=stats[key])
+
+
+REGISTRY.register(WebhookCollector())
 
 
 def _allowed(request: HttpRequest) -> bool:
