@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 # Notes one endpoint's enqueue reads per transaction.
 ENQUEUE_PAGE = 500
-# A claim's lease beyond the request's own timeout.
-LEASE_MARGIN_SECONDS = 30
+# A claim's lease beyond the request's own timeout: a POST waits for a free
+# connection of the pool (up to a timeout) and is then sent (up to another).
+LEASE_MARGIN_SECONDS = 5
 
 
 def webhook_body(note: Note) -> bytes:
@@ -152,7 +153,7 @@ def webhook_claim(*, limit: int) -> list[Claimed]:
     everywhere, SQLite included.
     """
     now = timezone.now()
-    lease = now + timedelta(seconds=conf.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    lease = now + timedelta(seconds=2 * conf.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
     token = uuid.uuid4().hex
     enabled = WebhookEndpoint.objects.filter(enabled=True)
     healthy = list(enabled.filter(consecutive_failures=0).values_list("id", flat=True))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,9 +34,10 @@ class Receiver:
     """``with Receiver() as receiver:``; ``receiver.url``, ``.received``, ``.status``,
     ``.down()`` and ``.up()``."""
 
-    def __init__(self, *, status: int = 200) -> None:
+    def __init__(self, *, status: int = 200, delay: float = 0.0) -> None:
         self.port = free_port()
         self.status = status
+        self.delay = delay  # seconds before each answer: a slow receiver
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
@@ -51,6 +53,8 @@ class Receiver:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 with receiver.lock:
                     status = receiver.status
                     if 200 <= status < 300:
