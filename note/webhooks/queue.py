@@ -219,13 +219,35 @@ def webhook_backoff(failures: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def webhook_delivered(claimed: Claimed) -> None:
-    """The receiver accepted it: the row goes, the endpoint is healthy again."""
-    now = timezone.now()
+def webhook_record(
+    *, delivered: list[Claimed], failed: list[tuple[Claimed, str, int | None]]
+) -> list[str]:
+    """Record one batch's outcomes in one transaction; the names of endpoints disabled.
+
+    One commit per batch, not per POST: on SQLite a commit is a file sync
+    (docs/performance.md). A crash before it commits sends the batch again,
+    which at-least-once allows.
+    """
+    disabled: list[str] = []
     with transaction.atomic():
-        WebhookDelivery.objects.filter(id=claimed.id).delete()
-        WebhookEndpoint.objects.filter(pk=claimed.endpoint_id).update(
-            delivered_total=F("delivered_total") + 1,
+        if delivered:
+            _delivered(delivered)
+        for claimed, error, status in failed:
+            if webhook_failed(claimed, error=error, status=status):
+                disabled.append(claimed.endpoint_name)
+    return disabled
+
+
+def _delivered(delivered: list[Claimed]) -> None:
+    """The receiver accepted them: the rows go, each endpoint is healthy again."""
+    now = timezone.now()
+    WebhookDelivery.objects.filter(id__in=[c.id for c in delivered]).delete()
+    per_endpoint: dict[int, int] = {}
+    for claimed in delivered:
+        per_endpoint[claimed.endpoint_id] = per_endpoint.get(claimed.endpoint_id, 0) + 1
+    for endpoint_id, count in per_endpoint.items():
+        WebhookEndpoint.objects.filter(pk=endpoint_id).update(
+            delivered_total=F("delivered_total") + count,
             consecutive_failures=0,
             failing_since=None,
             retry_at=None,

@@ -87,15 +87,16 @@ class WebhookWorker:
                 self.stopping.wait(conf.WEBHOOK_POLL_SECONDS)
 
     def _send(self, claimed: list[queue.Claimed]) -> Tally:
-        tally = Tally()
+        """POST the batch on the pool, then record every outcome in one transaction."""
+        delivered: list[queue.Claimed] = []
+        failed: list[tuple[queue.Claimed, str, int | None]] = []
         futures = {self.pool.submit(sender.webhook_post, self.client, c): c for c in claimed}
         for future in as_completed(futures):
             delivery, outcome = futures[future], future.result()
             if outcome.ok:
-                queue.webhook_delivered(delivery)
-                tally.delivered += 1
+                delivered.append(delivery)
                 continue
-            tally.failed += 1
+            failed.append((delivery, outcome.error, outcome.status))
             log.warning(
                 "webhook_failed endpoint=%s note=%d attempt=%d error=%s",
                 delivery.endpoint_name,
@@ -103,6 +104,5 @@ class WebhookWorker:
                 delivery.attempt,
                 outcome.error,
             )
-            if queue.webhook_failed(delivery, error=outcome.error, status=outcome.status):
-                tally.disabled.append(delivery.endpoint_name)
-        return tally
+        disabled = queue.webhook_record(delivered=delivered, failed=failed)
+        return Tally(delivered=len(delivered), failed=len(failed), disabled=disabled)

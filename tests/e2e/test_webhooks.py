@@ -137,9 +137,7 @@ def test_a_worker_killed_mid_run_and_restarted_delivers_the_rest(workers):
         wait_for(lambda: not WebhookDelivery.objects.exists(), what="an empty queue")
 
 
-def test_metrics_show_the_failures_and_the_queue_of_a_receiver_that_is_down(
-    workers, start_server
-):
+def test_metrics_show_the_failures_and_the_queue_of_a_receiver_that_is_down(workers, start_server):
     server = start_server()
     receiver = Receiver()  # never up: every POST is refused
     endpoint_create(name="down", url=receiver.url)
