@@ -21,7 +21,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
@@ -142,8 +142,9 @@ class Claimed:
     attempt: int
 
 
-def webhook_claim(*, limit: int) -> list[Claimed]:
-    """Take up to ``limit`` due deliveries for this worker, leased past one request's timeout.
+def webhook_claim(*, limit: int, due_by: datetime | None = None) -> list[Claimed]:
+    """Take up to ``limit`` deliveries due by ``due_by`` (default: now), leased past the
+    requests' timeout.
 
     A healthy endpoint's due rows are taken in order; a failing endpoint whose
     back-off has ended gives one row, a probe, so a receiver that is down gets
@@ -152,8 +153,9 @@ def webhook_claim(*, limit: int) -> list[Claimed]:
     MariaDB); the conditional UPDATE keeps two workers from holding one row
     everywhere, SQLite included.
     """
-    now = timezone.now()
-    lease = now + timedelta(seconds=2 * conf.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    real_now = timezone.now()
+    now = min(due_by, real_now) if due_by else real_now
+    lease = real_now + timedelta(seconds=2 * conf.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
     token = uuid.uuid4().hex
     enabled = WebhookEndpoint.objects.filter(enabled=True)
     healthy = list(enabled.filter(consecutive_failures=0).values_list("id", flat=True))

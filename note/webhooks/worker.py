@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, close_old_connections
+from django.utils import timezone
 
 from note import conf
 from note.webhooks import queue, sender
@@ -63,10 +64,15 @@ class WebhookWorker:
         self.stopping.set()
 
     def run_once(self) -> Tally:
-        """Enqueue new notes, then send what is due until nothing is (or a stop is asked)."""
+        """Enqueue new notes, then send what was due when the round began (until a stop).
+
+        A retry that falls due during the round waits for the next one, so a
+        round ends even while a receiver fails fast and its back-off is short.
+        """
         tally = Tally(enqueued=queue.webhook_enqueue_all())
+        started = timezone.now()
         while not self.stopping.is_set():
-            claimed = queue.webhook_claim(limit=self.concurrency * 2)
+            claimed = queue.webhook_claim(limit=self.concurrency * 2, due_by=started)
             if not claimed:
                 break
             tally.add(self._send(claimed))
