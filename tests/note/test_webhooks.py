@@ -357,3 +357,25 @@ def test_the_payload_is_json_with_the_protocols_note_shape(receiver, alice):
             "recipient": None,
         },
     }
+
+
+def test_an_endless_answer_is_read_only_up_to_the_cap(receiver):
+    endpoint_create(name="site", url=receiver.url)
+    receiver.endless = True
+    note = public()
+    with WebhookWorker() as worker:
+        tally = worker.run_once()
+    assert (tally.delivered, tally.failed) == (1, 0)  # 200, its body left unread past the cap
+    assert receiver.note_ids() == [note.id]
+
+
+@override_settings(NOTES_WEBHOOK_TIMEOUT_SECONDS=0.5)
+def test_a_receiver_slower_than_the_timeout_is_a_failure_and_the_note_stays_queued(receiver):
+    endpoint_create(name="site", url=receiver.url)
+    receiver.delay = 3
+    note = public()
+    with WebhookWorker() as worker:
+        tally = worker.run_once()
+    assert (tally.delivered, tally.failed) == (0, 1)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.note_id == note.id and delivery.last_error == "timed out"

@@ -38,6 +38,7 @@ class Receiver:
         self.port = free_port()
         self.status = status
         self.delay = delay  # seconds before each answer: a slow receiver
+        self.endless = False  # answer with a body that never ends
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
@@ -59,10 +60,15 @@ class Receiver:
                     status = receiver.status
                     if 200 <= status < 300:
                         receiver.received.append(Received(dict(self.headers.items()), body))
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"receiver says no")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain")
+                    self.end_headers()
+                    while receiver.endless and receiver.server is not None:
+                        self.wfile.write(b"x" * 65536)
+                    self.wfile.write(b"ok" if status < 300 else b"receiver says no")
+                except OSError:
+                    pass  # the worker hung up (a capped read, a timeout)
 
             def log_message(self, *args):
                 pass
