@@ -12,6 +12,8 @@ client's address, ``note.addresses``) or to ``Authorization: Bearer <METRICS_TOK
 from __future__ import annotations
 
 import hmac
+import logging
+import threading
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import (
@@ -25,6 +27,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from realtime import conf
+
+log = logging.getLogger(__name__)
 
 connections_open = Gauge("realtime_connections_open", "WebSocket connections open now")
 connections_accepted = Counter(
@@ -94,12 +98,17 @@ class WebhookCollector:
         for name, _, text in self.GAUGES:
             yield GaugeMetricFamily(name, text)
 
-    def collect(self):
-        from note.inbox import webhook_queue_stats
+    # A scrape waits this long for the tables; past it (a database that hangs),
+    # these metrics are left out and the rest of /metrics answers at once.
+    TIMEOUT_SECONDS = 1.0
 
-        try:
-            stats = webhook_queue_stats()
-        except Exception:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reading: threading.Thread | None = None
+
+    def collect(self):
+        stats = self._read()
+        if stats is None:
             return
         deliveries = CounterMetricFamily(*self.COUNTER, labels=["outcome"])
         deliveries.add_metric(["delivered"], stats["delivered"])
@@ -107,6 +116,32 @@ class WebhookCollector:
         yield deliveries
         for name, key, text in self.GAUGES:
             yield GaugeMetricFamily(name, text, value=stats[key])
+
+    def _read(self) -> dict | None:
+        """The stats, read on a thread of its own so a hung database cannot hold the scrape;
+        at most one such read at a time (a scrape during a hung one skips them)."""
+        result: dict = {}
+
+        def read() -> None:
+            from django.db import connections
+
+            from note.inbox import webhook_queue_stats
+
+            try:
+                result["stats"] = webhook_queue_stats()
+            except Exception:
+                log.warning("metrics_webhook_stats_failed", exc_info=True)
+            finally:
+                connections.close_all()
+
+        with self._lock:
+            if self._reading is not None and self._reading.is_alive():
+                return None
+            self._reading = threading.Thread(target=read, name="metrics-webhooks", daemon=True)
+            self._reading.start()
+            reading = self._reading
+        reading.join(self.TIMEOUT_SECONDS)
+        return result.get("stats")
 
 
 REGISTRY.register(WebhookCollector())
