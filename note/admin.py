@@ -96,3 +96,7 @@ def add_user_actions(site: admin.AdminSite = admin.site) -> None:
 
 
 add_user_actions()
+
+
+# The webhooks' admin pages (note.webhooks.admin) register themselves on import.
+from note.webhooks import admin as webhooks_admin  # noqa: E402, F401

@@ -267,3 +267,52 @@ def check_digest_settings(app_configs=None, **kwargs) -> list[checks.CheckMessag
             )
         )
     return errors
+
+
+def _number(value, *, whole: bool = False) -> bool:
+    kinds = int if whole else int | float
+    return not isinstance(value, bool) and isinstance(value, kinds)
+
+
+# (setting, lowest, highest, whole number?, check id, what it is)
+WEBHOOK_LIMITS = [
+    ("WEBHOOK_TIMEOUT_SECONDS", 0.1, 300, False, "note.E030", "one POST's time limit"),
+    ("WEBHOOK_MAX_RESPONSE_BYTES", 0, 10 * 1024 * 1024, True, "note.E031", "answer bytes read"),
+    ("WEBHOOK_CONCURRENCY", 1, 256, True, "note.E032", "POSTs in flight per worker"),
+    ("WEBHOOK_QUEUE_PER_ENDPOINT", 1, 10_000_000, True, "note.E033", "deliveries queued"),
+    ("WEBHOOK_MAX_PAYLOAD_BYTES", 1024, 16 * 1024 * 1024, True, "note.E034", "body bytes"),
+    ("WEBHOOK_RETRY_BASE_SECONDS", 0.01, 3600, False, "note.E035", "first back-off"),
+    ("WEBHOOK_RETRY_MAX_SECONDS", 0.01, 7 * 24 * 3600, False, "note.E036", "back-off cap"),
+    ("WEBHOOK_DISABLE_AFTER_FAILURES", 1, 10**9, True, "note.E037", "failures before disabling"),
+    ("WEBHOOK_DISABLE_AFTER_SECONDS", 0, 365 * 24 * 3600, False, "note.E038", "failing time"),
+    ("WEBHOOK_POLL_SECONDS", 0.01, 3600, False, "note.E039", "an idle worker's wait"),
+]
+
+
+@checks.register()
+def check_webhook_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Each webhook bound is a number in a range; the back-off cap is not below its base."""
+    errors = []
+    for name, low, high, whole, check_id, meaning in WEBHOOK_LIMITS:
+        value = getattr(conf, name)
+        if not _number(value, whole=whole) or not low <= value <= high:
+            errors.append(
+                checks.Error(
+                    f"NOTES_{name} must be a {'whole ' if whole else ''}number from {low} to "
+                    f"{high}, not {value!r}",
+                    hint=f"It is {meaning} (docs/webhooks.md); the default is "
+                    f"{conf.DEFAULTS['NOTES_' + name]!r}.",
+                    id=check_id,
+                )
+            )
+    base, cap = conf.WEBHOOK_RETRY_BASE_SECONDS, conf.WEBHOOK_RETRY_MAX_SECONDS
+    if not errors and cap < base:
+        errors.append(
+            checks.Error(
+                f"NOTES_WEBHOOK_RETRY_MAX_SECONDS ({cap!r}) is below "
+                f"NOTES_WEBHOOK_RETRY_BASE_SECONDS ({base!r})",
+                hint="The cap bounds the exponential back-off that starts at the base.",
+                id="note.E036",
+            )
+        )
+    return errors

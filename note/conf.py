@@ -79,6 +79,30 @@ DEFAULTS: dict[str, Any] = {
     "NOTES_DIGEST_UNSUBSCRIBE_SECONDS": 30 * 24 * 3600,
     # How often ``send_digests --loop`` looks for users to mail.
     "NOTES_DIGEST_INTERVAL_SECONDS": 60,
+    # Outbound webhooks (note.webhooks, docs/webhooks.md). One POST may take
+    # this long (connect, send, and the capped read of the answer).
+    "NOTES_WEBHOOK_TIMEOUT_SECONDS": 10.0,
+    # Bytes of a receiver's answer read (the rest is not read); an error
+    # keeps its first 500 characters for the admin.
+    "NOTES_WEBHOOK_MAX_RESPONSE_BYTES": 64 * 1024,
+    # POSTs one worker process has in flight at once.
+    "NOTES_WEBHOOK_CONCURRENCY": 4,
+    # Deliveries queued for one endpoint; when full, its cursor waits (the
+    # notes stay in the inbox) until the queue drains.
+    "NOTES_WEBHOOK_QUEUE_PER_ENDPOINT": 10_000,
+    # The largest body sent; a note past it is sent without content and data,
+    # with "truncated": true.
+    "NOTES_WEBHOOK_MAX_PAYLOAD_BYTES": 64 * 1024,
+    # Back-off between tries of a failing endpoint: base * 2**(failures - 1),
+    # at most the cap, each drawn between half and all of that (jitter).
+    "NOTES_WEBHOOK_RETRY_BASE_SECONDS": 5.0,
+    "NOTES_WEBHOOK_RETRY_MAX_SECONDS": 600.0,
+    # An endpoint is disabled (with the reason logged and in the admin) once it
+    # has failed this many times in a row AND for at least this long.
+    "NOTES_WEBHOOK_DISABLE_AFTER_FAILURES": 20,
+    "NOTES_WEBHOOK_DISABLE_AFTER_SECONDS": 24 * 3600,
+    # How often an idle worker looks for new notes and due retries.
+    "NOTES_WEBHOOK_POLL_SECONDS": 1.0,
 }
 
 

@@ -48,6 +48,7 @@ from note.signals import (
 from note.stamping import note_sweep_pending
 from note.tickets import ticket_redeem
 from note.tokens import bearer_token, token_authenticate, token_user
+from note.webhooks.queue import webhook_queue_stats
 
 __all__ = [
     "CHANGES_LOOKBACK",
@@ -94,4 +95,5 @@ __all__ = [
     "token_authenticate",
     "token_user",
     "unread_changed",
+    "webhook_queue_stats",
 ]

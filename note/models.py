@@ -386,3 +386,7 @@ class NoteDigest(models.Model):
 
     def __str__(self) -> str:
         return f"digest of {self.user} covers up to #{self.covered_upto}"
+
+
+# The webhooks' tables live in their own module; imported here so Django finds them.
+from note.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

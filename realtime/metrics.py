@@ -12,11 +12,23 @@ client's address, ``note.addresses``) or to ``Authorization: Bearer <METRICS_TOK
 from __future__ import annotations
 
 import hmac
+import logging
+import threading
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from realtime import conf
+
+log = logging.getLogger(__name__)
 
 connections_open = Gauge("realtime_connections_open", "WebSocket connections open now")
 connections_accepted = Counter(
@@ -55,6 +67,84 @@ def _open_connections() -> int:
 
 
 connections_open.set_function(_open_connections)
+
+
+class WebhookCollector:
+    """The webhook workers' numbers, read from the queue's tables when ``/metrics`` is scraped.
+
+    The workers are processes of their own with nothing to scrape; what they
+    did is in the tables (the endpoints' totals, the rows still queued), so
+    any server process reports the same site-wide figures with two aggregate
+    queries, whatever the queue's length. A database that fails to answer
+    leaves these metrics out of that scrape; the rest still answers.
+    """
+
+    GAUGES = [
+        ("notes_webhook_queued", "queued", "Deliveries waiting in the queue"),
+        ("notes_webhook_retrying", "retrying", "Queued deliveries tried at least once"),
+        ("notes_webhook_oldest_seconds", "oldest_seconds", "Age of the oldest queued delivery"),
+        ("notes_webhook_endpoints_failing", "endpoints_failing", "Enabled endpoints failing"),
+        ("notes_webhook_endpoints_disabled", "endpoints_disabled", "Endpoints disabled"),
+    ]
+    COUNTER = (
+        "notes_webhook_deliveries",
+        "Webhook POSTs by outcome, all workers (delivered: 2xx; failed: each failed try)",
+    )
+
+    def describe(self):
+        """The names, without a query: registering calls this (``collect`` would read the
+        database at import, before a test run has even made its database)."""
+        yield CounterMetricFamily(*self.COUNTER, labels=["outcome"])
+        for name, _, text in self.GAUGES:
+            yield GaugeMetricFamily(name, text)
+
+    # A scrape waits this long for the tables; past it (a database that hangs),
+    # these metrics are left out and the rest of /metrics answers at once.
+    TIMEOUT_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reading: threading.Thread | None = None
+
+    def collect(self):
+        stats = self._read()
+        if stats is None:
+            return
+        deliveries = CounterMetricFamily(*self.COUNTER, labels=["outcome"])
+        deliveries.add_metric(["delivered"], stats["delivered"])
+        deliveries.add_metric(["failed"], stats["failed"])
+        yield deliveries
+        for name, key, text in self.GAUGES:
+            yield GaugeMetricFamily(name, text, value=stats[key])
+
+    def _read(self) -> dict | None:
+        """The stats, read on a thread of its own so a hung database cannot hold the scrape;
+        at most one such read at a time (a scrape during a hung one skips them)."""
+        result: dict = {}
+
+        def read() -> None:
+            from django.db import connections
+
+            from note.inbox import webhook_queue_stats
+
+            try:
+                result["stats"] = webhook_queue_stats()
+            except Exception:
+                log.warning("metrics_webhook_stats_failed", exc_info=True)
+            finally:
+                connections.close_all()
+
+        with self._lock:
+            if self._reading is not None and self._reading.is_alive():
+                return None
+            self._reading = threading.Thread(target=read, name="metrics-webhooks", daemon=True)
+            self._reading.start()
+            reading = self._reading
+        reading.join(self.TIMEOUT_SECONDS)
+        return result.get("stats")
+
+
+REGISTRY.register(WebhookCollector())
 
 
 def _allowed(request: HttpRequest) -> bool:
