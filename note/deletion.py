@@ -14,7 +14,6 @@ hidden notes and a deleted note can never be counted.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import NamedTuple
 
 from django.db import transaction
@@ -22,8 +21,7 @@ from django.db import transaction
 from note.models import Note, NoteArchive, NoteDeleted, NoteRead, NoteUnread
 from note.preferences import note_preferences
 from note.selectors import note_shown_q, note_unread_now
-from note.services import _read_state_for_update
-from note.signals import notes_changed, unread_changed
+from note.services import _after_commit_tell, _read_state_for_update
 
 
 class DeleteResult(NamedTuple):
@@ -66,21 +64,5 @@ def note_delete(*, user, ids: Iterable[int], origin: str | None = None) -> Delet
             )
         deleted = sorted(private + public)
         after = note_unread_now(user=user, preferences=preferences) if deleted else before
-        if after != before:
-            transaction.on_commit(
-                partial(
-                    unread_changed.send, sender=Note, user_id=user.pk, count=after, origin=origin
-                )
-            )
-        if deleted:
-            transaction.on_commit(
-                partial(
-                    notes_changed.send,
-                    sender=Note,
-                    user_id=user.pk,
-                    ids=deleted,
-                    change={"deleted": True},
-                    origin=origin,
-                )
-            )
+        _after_commit_tell(user, before, after, origin, deleted, {"deleted": True})
     return DeleteResult(unread=after, changed=after != before, ids=deleted)

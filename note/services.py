@@ -323,24 +323,18 @@ def note_archive(
         else:
             changed = sorted(present)
             rows.delete()
-        if changed:
-            transaction.on_commit(
-                partial(
-                    notes_changed.send,
-                    sender=Note,
-                    user_id=user.pk,
-                    ids=changed,
-                    change={"archived": archived},
-                    origin=origin,
-                )
-            )
+        _after_commit_tell(user, 0, 0, origin, changed, {"archived": archived})
     return changed
 
 
 def _after_commit_tell(
     user, before: int, after: int, origin, ids: list[int], change: dict, *, all: bool = False
 ) -> None:
-    """After commit, tell the user's other connections the new count and which notes changed."""
+    """After commit, tell the user's other connections the new count and which notes changed.
+
+    Every per-user action (read, unread, archive, delete) answers through here,
+    so every tab hears the same two signals in the same order.
+    """
     if after != before:
         transaction.on_commit(
             partial(unread_changed.send, sender=Note, user_id=user.pk, count=after, origin=origin)
