@@ -85,4 +85,34 @@ def check_realtime_settings(app_configs=None, **kwargs) -> list[checks.CheckMess
                 id="realtime.W002",
             )
         )
+    messages += _sqlite_writers_wait()
     return messages
+
+
+def _sqlite_writers_wait() -> list[checks.CheckMessage]:
+    """SQLite with deferred transactions: a second writer makes requests fail.
+
+    The server processes write too (who is connected, for the email digest;
+    tokens' last use). On SQLite a transaction that read first and then
+    writes while another connection writes gets "database is locked" at once,
+    whatever the timeout; ``transaction_mode="IMMEDIATE"`` (Django 5.1+) makes
+    every transaction take the write lock when it begins, and wait for it.
+    """
+    found = []
+    for alias, db in settings.DATABASES.items():
+        options = db.get("OPTIONS") or {}
+        if db.get("ENGINE") == "django.db.backends.sqlite3" and (
+            str(options.get("transaction_mode", "")).upper() != "IMMEDIATE"
+        ):
+            found.append(
+                checks.Warning(
+                    f"SQLite database {alias!r} without transaction_mode IMMEDIATE: with the "
+                    "server's own writes beside your requests', a request may fail with "
+                    '"database is locked"',
+                    hint=f'DATABASES["{alias}"]["OPTIONS"] = {{"transaction_mode": "IMMEDIATE", '
+                    '"timeout": 20}} (docs/integrate.md, "Settings"); PostgreSQL and MariaDB '
+                    "need nothing.",
+                    id="realtime.W003",
+                )
+            )
+    return found

@@ -63,3 +63,23 @@ def test_opt_in_kinds_must_be_a_list_of_kinds():
 def test_no_channel_layer_in_production_warns_that_notes_stay_in_one_process():
     assert ids(CHANNEL_LAYERS={}, DEBUG=False) == ["realtime.W002"]
     assert ids(CHANNEL_LAYERS={}, DEBUG=True) == []
+
+
+def test_sqlite_without_immediate_transactions_warns_that_requests_may_fail_locked():
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "host.sqlite3"}
+    immediate = {**sqlite, "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20}}
+    postgres = {"ENGINE": "django.db.backends.postgresql", "NAME": "host"}
+    assert _database_check_ids(sqlite) == ["realtime.W003"]
+    assert _database_check_ids(immediate) == []
+    assert _database_check_ids(postgres) == []
+
+
+def _database_check_ids(database: dict) -> list[str]:
+    # Read from settings.DATABASES only; the suite's own connections are untouched.
+    from realtime.checks import _sqlite_writers_wait
+
+    with (
+        pytest.warns(UserWarning, match="DATABASES"),
+        override_settings(DATABASES={"default": database}),
+    ):
+        return [m.id for m in _sqlite_writers_wait()]
