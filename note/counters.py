@@ -217,8 +217,15 @@ class RedisStore:
         """Keeps this process's lease, and the hashes of the users it holds, alive."""
         while self.held:
             await asyncio.sleep(self.lease_seconds / 3)
+            # Shielded: a cancel that lands inside the Redis client can be taken
+            # for the client's own timeout and come out as an ordinary error,
+            # which this loop would swallow and live on (a shutdown that never
+            # ends). So this task is cancelled at the await; the renewal in
+            # flight finishes or fails on its own.
+            renewal = asyncio.ensure_future(self.renew())
+            renewal.add_done_callback(_retrieve)
             try:
-                await self.renew()
+                await asyncio.shield(renewal)
             except Exception:  # Redis away: the counts lapse, the limit fails open
                 pass
 
@@ -231,3 +238,10 @@ class RedisStore:
             for key in list(self.held):
                 pipe.pexpire(f"{self.prefix}:sockets:{key}", 2 * lease_ms)
             await pipe.execute()
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    """Read a finished renewal's outcome, so that Redis being away is not logged as
+    an exception nobody retrieved (the renewer fails open by design)."""
+    if not task.cancelled():
+        task.exception()

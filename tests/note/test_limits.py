@@ -8,6 +8,7 @@ tests/e2e/test_limits.py.
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 
 import pytest
@@ -209,3 +210,22 @@ async def test_a_live_process_keeps_its_sockets_past_one_lease(two_processes):
     assert await first.socket_acquire("user", 1)
     await asyncio.sleep(1.0)  # longer than its lease: only renewal keeps the slot
     assert not await second.socket_acquire("user", 1)
+
+
+async def test_a_renewer_stops_when_cancelled_wherever_the_cancel_lands(redis_url):
+    """A shutdown cancels every task and waits for it: a renewer that outlives its
+    cancel (one landing inside the Redis client came out as the client's own
+    error, and the loop swallowed it) holds the shutdown forever."""
+    rng = random.Random(18)
+    for _ in range(100):
+        store = RedisStore(
+            redis_url, f"rt-test-limits-{uuid.uuid4().hex[:8]}", process_id="p", lease_seconds=0.006
+        )
+        assert await store.socket_acquire("user", 5)  # starts renewing every 2 ms
+        await asyncio.sleep(rng.random() * 0.02)
+        store.renewer.cancel()
+        done, _ = await asyncio.wait({store.renewer}, timeout=1.0)
+        store.held.clear()  # so that one that did not stop ends at its next turn
+        await store._async_client().aclose()
+        store.sync_client.close()
+        assert done, "the renewer was still running a second after its cancel"
