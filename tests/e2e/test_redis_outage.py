@@ -242,7 +242,11 @@ async def test_a_logout_during_a_redis_blip_still_closes_the_sessions_socket(sta
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
                 await ws.recv(sock, timeout=30)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+        # 1000 when the retried logout event arrives first; 4401 when the process
+        # found the session ended in the database first (docs/protocol.md, "When
+        # access ends"). Either way the session's socket is closed and told not to
+        # come back with that session.
+        assert closed.value.rcvd is not None and closed.value.rcvd.code in (1000, 4401)
         assert "layer_send_failed" in server.logs()
     finally:
         redis.stop()
