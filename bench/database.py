@@ -82,7 +82,7 @@ def create_users(count: int) -> list[BenchUser]:
     from django.contrib.auth import get_user_model
 
     from note.models import ApiToken
-    from note.tokens import TOKEN_PREFIX, _hash
+    from note.tokens import TOKEN_PREFIX, secret_hash
 
     User = get_user_model()
     users = User.objects.bulk_create(
@@ -91,7 +91,7 @@ def create_users(count: int) -> list[BenchUser]:
     raw = [TOKEN_PREFIX + secrets.token_urlsafe(32) for _ in users]
     ApiToken.objects.bulk_create(
         [
-            ApiToken(user=user, key_hash=_hash(token), prefix=token[:12])
+            ApiToken(user=user, key_hash=secret_hash(token), prefix=token[:12])
             for user, token in zip(users, raw, strict=True)
         ],
         batch_size=1000,

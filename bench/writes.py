@@ -284,13 +284,13 @@ def _with_tokens(ids: list[int]) -> list[database.BenchUser]:
     from django.contrib.auth import get_user_model
 
     from note.models import ApiToken
-    from note.tokens import TOKEN_PREFIX, _hash
+    from note.tokens import TOKEN_PREFIX, secret_hash
 
     users = get_user_model().objects.filter(pk__in=ids).order_by("pk")
     raw = [TOKEN_PREFIX + secrets.token_urlsafe(32) for _ in users]
     ApiToken.objects.bulk_create(
         [
-            ApiToken(user=u, key_hash=_hash(t), prefix=t[:12])
+            ApiToken(user=u, key_hash=secret_hash(t), prefix=t[:12])
             for u, t in zip(users, raw, strict=True)
         ]
     )
