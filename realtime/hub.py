@@ -447,6 +447,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                _stop_if_cancelled()
                 metrics.layer_errors.labels("receive").inc()
                 self._subscribed.clear()
                 log_event(
@@ -474,6 +475,7 @@ class Hub:
             try:
                 await self.handle(event, heard_at=heard_at)
             except Exception:
+                _stop_if_cancelled()
                 log.exception("hub_event_failed type=%r", event.get("type"))
 
     async def _watch(self) -> None:
@@ -485,6 +487,7 @@ class Hub:
                 await self.check_credentials()
                 failures = 0
             except Exception as exc:
+                _stop_if_cancelled()
                 failures += 1
                 log_event(
                     log, "catch_up_failed", logging.WARNING, error=repr(exc), failures=failures
@@ -520,6 +523,7 @@ class Hub:
                     functools.partial(inbox.note_presence_record, seen=seen), within=SWEEP_TIMEOUT
                 )
             except Exception as exc:
+                _stop_if_cancelled()
                 log_event(log, "presence_failed", logging.WARNING, error=repr(exc), users=len(seen))
                 self._presence_changed = {**seen, **self._presence_changed}
 
@@ -535,10 +539,23 @@ class Hub:
             try:
                 stamped = await run_in_sweep_thread(inbox.note_sweep_pending, within=SWEEP_TIMEOUT)
             except Exception as exc:
+                _stop_if_cancelled()
                 log_event(log, "stamp_sweep_failed", logging.WARNING, error=repr(exc))
                 continue
             if stamped:
                 log_event(log, "stamp_swept", logging.WARNING, notes=len(stamped))
+
+
+def _stop_if_cancelled() -> None:
+    """Raise ``CancelledError`` if this task was cancelled and the cancel got lost.
+
+    Called first in every loop's ``except Exception``: a client library can
+    turn a cancel that lands inside it into an ordinary error, which the loop
+    would otherwise retry (``Task.cancelling()`` still counts the request).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _last_note_id() -> int:

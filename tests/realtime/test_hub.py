@@ -187,3 +187,38 @@ async def test_no_more_replays_read_the_database_at_once_than_the_setting_allows
         assert most == 2
     finally:
         await stop_runtime()
+
+
+
+async def test_stop_ends_a_loop_whose_cancel_came_out_as_a_failed_call(settings, monkeypatch):
+    import asyncio
+
+    from realtime import hub as hub_module
+
+    settings.NOTES_CATCH_UP_SECONDS = 0.01
+    calls = []
+
+    async def sweep_in_a_library(fn, *, within):
+        calls.append(fn)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if len(calls) > 1:
+                raise
+            # What a client library may do with a cancel that lands inside it.
+            raise ConnectionError("connection closed by server") from None
+
+    monkeypatch.setattr(hub_module, "run_in_sweep_thread", sweep_in_a_library)
+    hub = hub_module.Hub(asyncio.get_running_loop())
+    sweeper = hub.loop.create_task(hub._sweeper())
+    hub._tasks = [sweeper]
+    while not calls:
+        await asyncio.sleep(0.01)
+    # The loop retries a failed sweep; taking this cancel for one, it would
+    # live on and stop() would wait forever.
+    stopping = hub.loop.create_task(hub.stop())
+    await asyncio.wait([stopping], timeout=5)
+    stopped = stopping.done()
+    sweeper.cancel()  # ends it either way, for the next test
+    await stopping
+    assert stopped and len(calls) == 1
