@@ -87,7 +87,8 @@ def _writer(kind: str, recipients: list[int], ready, start, seconds: float, resu
         conn = psycopg.connect(database.database_url())
         sql = (
             f"INSERT INTO {PLAIN_TABLE} (kind, recipient_id, title, title_template,"
-            " title_params, content, url, created) VALUES (%s, %s, %s, '', '{}', %s, %s, now())"
+            " title_params, content, url, data, target_id, created)"
+            " VALUES (%s, %s, %s, '', '{}', %s, %s, '{}', '', now())"
         )
 
         def write(i: int) -> None:
