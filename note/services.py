@@ -25,7 +25,12 @@ from note.preferences import note_preferences
 from note.selectors import note_join_baseline, note_shown_q, note_unread_now, note_visible_q
 from note.serializers import note_wire_size
 from note.signals import notes_changed, notes_committed, unread_changed
-from note.stamping import note_stamp_after_commit, note_tickets, stamps_after_commit
+from note.stamping import (
+    note_stamp_after_commit,
+    note_ticket_sql,
+    note_tickets,
+    stamps_after_commit,
+)
 
 TITLE_MAX = Note._meta.get_field("title").max_length
 URL_MAX = Note._meta.get_field("url").max_length
@@ -114,8 +119,15 @@ def note_create(
     if not connection.in_atomic_block and len(targets) <= ONE_INSERT:
         # Autocommit: one INSERT is a transaction of its own, and BEGIN and
         # COMMIT would be two more round trips for every note.
-        notes = _notes(note_tickets(count=len(targets), connection=connection), targets, fields)
-        _insert(connection, notes)
+        if len(targets) == 1:
+            # The ticket taken by the INSERT itself: one round trip per note, as
+            # a plain INSERT in autocommit (most notes: one recipient, or public).
+            notes = _notes([UNNUMBERED], targets, fields)
+            _insert(connection, notes, id_sql=note_ticket_sql(connection))
+        else:
+            tickets = note_tickets(count=len(targets), connection=connection)
+            notes = _notes(tickets, targets, fields)
+            _insert(connection, notes)
     else:
         with transaction.atomic(using=alias, savepoint=savepoint):
             tickets = note_tickets(count=len(targets), connection=connection)
@@ -128,6 +140,9 @@ def note_create(
 # The most notes written with one INSERT outside a transaction (a few
 # hundred kilobytes of statement); more take a transaction and bulk_create.
 ONE_INSERT = 500
+# The id a note is built and size-checked with before its INSERT takes its
+# ticket: as long as any ticket, so the size check is never short.
+UNNUMBERED = -(1 << 62)
 
 
 def _notes(ids: Iterable[int], targets: list[int | None], fields: dict) -> list[Note]:
@@ -141,20 +156,33 @@ def _notes(ids: Iterable[int], targets: list[int | None], fields: dict) -> list[
     return notes
 
 
-def _insert(connection, notes: list[Note]) -> None:
-    """One multi-row INSERT (what ``bulk_create`` sends, without its transaction)."""
+def _insert(connection, notes: list[Note], *, id_sql: str = "") -> None:
+    """One multi-row INSERT (what ``bulk_create`` sends, without its transaction).
+
+    With ``id_sql``, one note whose id that SQL expression gives (its ticket),
+    read back with ``RETURNING``.
+    """
     quote, meta = connection.ops.quote_name, Note._meta
     columns = meta.concrete_fields
-    row = f"({', '.join(['%s'] * len(columns))})"
+    computed = meta.pk if id_sql else None
+    row = f"({', '.join(id_sql if f is computed else '%s' for f in columns)})"
     values = [
-        f.get_db_prep_save(getattr(note, f.attname), connection) for note in notes for f in columns
+        f.get_db_prep_save(getattr(note, f.attname), connection)
+        for note in notes
+        for f in columns
+        if f is not computed
     ]
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)})"
+        f" VALUES {', '.join([row] * len(notes))}"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)})"
-            f" VALUES {', '.join([row] * len(notes))}",
-            values,
-        )
+        if computed is None:
+            cursor.execute(sql, values)
+            return
+        (note,) = notes
+        cursor.execute(f"{sql} RETURNING {quote(meta.pk.column)}", values)
+        note.id = cursor.fetchone()[0]
 
 
 def note_data_clean(data: Any) -> dict[str, Any]:

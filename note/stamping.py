@@ -84,6 +84,17 @@ def note_tickets(*, count: int, connection) -> list[int]:
     return tickets
 
 
+def note_ticket_sql(connection) -> str:
+    """SQL for one note's ticket, taken by the statement that inserts it.
+
+    The same value :func:`note_tickets` gives a call of one note, without
+    the round trip of asking for it first.
+    """
+    if connection.vendor == "postgresql":
+        return f"-(nextval('{TICKET_SEQUENCE}') << {TICKET_BITS})"
+    return f"-(NEXTVAL({TICKET_SEQUENCE}) << {TICKET_BITS})"
+
+
 def note_stamp_after_commit(notes: list[Note], *, using: str) -> None:
     """Stamp ``notes`` (pending, just written) once the caller's transaction commits.
 
