@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import sys
 import threading
@@ -60,7 +61,7 @@ def create_plain_table() -> None:
         )
 
 
-def _writer(kind: str, recipients: list[int], ready, start, seconds: float, results) -> None:
+def _writer(kind: str, recipients: list[int], ready, start, done, seconds: float, results) -> None:
     """One writer process: wait for the others, write for ``seconds``, report the count."""
     rng = random.Random()
     if kind == "ours":
@@ -99,32 +100,60 @@ def _writer(kind: str, recipients: list[int], ready, start, seconds: float, resu
     ready.wait()
     start.wait()
     count, deadline = 0, time.monotonic() + seconds
+    cpu = time.process_time()
     while time.monotonic() < deadline:
         count += 1
         write(count)
-    results.put(count)
+    results.put((count, time.process_time() - cpu))
+    done.wait()  # connected (its database backend alive) until the CPU has been read
     if kind == "ours":
         from realtime.publisher import publisher
 
         publisher.flush(timeout=10)
 
 
-def throughput(kind: str, writers: int, seconds: float, recipients: list[int]) -> float:
-    """Rows committed per second by ``writers`` processes of ``kind`` ("ours" or "driver")."""
+def database_cpu_seconds() -> float:
+    """CPU used so far by every PostgreSQL process on this machine (the bench's
+    database server is local), from /proc: what the database spent on the rows."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name, rest = text.split(" (", 1)[1].rsplit(")", 1)
+        if name.startswith("postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(kind: str, writers: int, seconds: float, recipients: list[int]) -> dict[str, float]:
+    """Rows committed per second by ``writers`` processes of ``kind`` ("ours" or "driver"),
+    and the CPU milliseconds per row of the writers and of the database server."""
     ctx = multiprocessing.get_context("spawn")
-    ready, start, results = ctx.Barrier(writers + 1), ctx.Barrier(writers + 1), ctx.Queue()
+    ready, start, done = (ctx.Barrier(writers + 1) for _ in range(3))
+    results = ctx.Queue()
     procs = [
-        ctx.Process(target=_writer, args=(kind, recipients, ready, start, seconds, results))
+        ctx.Process(target=_writer, args=(kind, recipients, ready, start, done, seconds, results))
         for _ in range(writers)
     ]
     for proc in procs:
         proc.start()
     ready.wait(timeout=120)
+    db_cpu = database_cpu_seconds()
     start.wait(timeout=10)
-    counts = [results.get(timeout=seconds + 120) for _ in procs]
+    reports = [results.get(timeout=seconds + 120) for _ in procs]
+    db_cpu = database_cpu_seconds() - db_cpu
+    done.wait(timeout=10)
     for proc in procs:
         proc.join(30)
-    return sum(counts) / seconds
+    rows = sum(count for count, _ in reports)
+    return {
+        "per_s": rows / seconds,
+        "writer_cpu_ms": 1000 * sum(cpu for _, cpu in reports) / rows,
+        "db_cpu_ms": 1000 * db_cpu / rows,
+    }
 
 
 # ---------------------------------------------------------------- W2 fan-out
@@ -252,9 +281,13 @@ def writes(target: Target, *, seconds: float, connected: int) -> dict[str, Any]:
         out["W1"].append(
             {
                 "writers": writers,
-                "notes_per_s": round(ours),
-                "driver_rows_per_s": round(driver),
-                "ratio": round(ours / driver, 2),
+                "notes_per_s": round(ours["per_s"]),
+                "driver_rows_per_s": round(driver["per_s"]),
+                "ratio": round(ours["per_s"] / driver["per_s"], 2),
+                "writer_cpu_ms": round(ours["writer_cpu_ms"], 2),
+                "db_cpu_ms": round(ours["db_cpu_ms"], 2),
+                "driver_writer_cpu_ms": round(driver["writer_cpu_ms"], 2),
+                "driver_db_cpu_ms": round(driver["db_cpu_ms"], 2),
             }
         )
     log(f"W2: one note to {FAN_OUT} recipients, {connected} connected")
@@ -309,13 +342,18 @@ def markdown(w: dict[str, Any]) -> str:
         "each writer a process; next to the same writers committing rows of the same shape",
         "straight through psycopg, in the same run.",
         "",
-        "| writers | notes/s (note_create) | rows/s (driver) | ratio |",
-        "| --- | --- | --- | --- |",
+        "CPU per row in milliseconds: of the writer processes (for ours: Django,",
+        "`note_create`, the publish to Redis) and of the PostgreSQL server, from /proc.",
+        "",
+        "| writers | notes/s (note_create) | rows/s (driver) | ratio "
+        "| CPU ms/note: writer + database | CPU ms/row (driver): writer + database |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in w["W1"]:
         lines.append(
             f"| {row['writers']} | {row['notes_per_s']} | {row['driver_rows_per_s']} "
-            f"| {row['ratio']}x |"
+            f"| {row['ratio']}x | {row['writer_cpu_ms']} + {row['db_cpu_ms']} "
+            f"| {row['driver_writer_cpu_ms']} + {row['driver_db_cpu_ms']} |"
         )
     f = w["W2"]
     lines += [
