@@ -60,13 +60,13 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 
 ## bench: ours vs the Channels tutorial pattern vs a bare websockets server, one run,
 ## then the multi-process plan (bench-multi)
-## (needs Redis on 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432 and nginx; ~20 minutes)
+## (needs Redis on 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432 and nginx; ~15 minutes)
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --png docs/img/perf-latency.png --out bench/out $(BENCH_ARGS)
 	$(BIN)/python -m bench.multiprocess --out bench/out $(BENCH_MULTI_ARGS)
 
 ## bench-multi: the multi-process plan alone (issue 15): 2 and 4 daphne processes, then as
-## many bare websockets servers, behind docs/nginx.conf, 20,000 clients in all (~10 min);
+## many bare websockets servers, behind docs/nginx.conf, 20,000 clients in all (~5 min);
 ## BENCH_MULTI_ARGS=--quick for 400 clients (under a minute)
 bench-multi: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.multiprocess --out bench/out $(BENCH_MULTI_ARGS)
