@@ -138,6 +138,8 @@ class MultiBench:
 
     def __enter__(self) -> MultiBench:
         check_file_limits(self.plan)
+        if _nginx_version() == "-":
+            raise SystemExit("nginx is not installed (apt-get install nginx-light)")
         self.pool = LoadPool(self.plan.workers)  # spawned before Django and threads load
         log(f"database {database.DATABASE} (recreated), Redis prefix {self.prefix}")
         database.recreate_database()
@@ -341,11 +343,16 @@ class MultiBench:
 
 
 def _nginx_version() -> str:
+    """``nginx -v`` (on stderr), or "-" when there is no nginx on the PATH or in /usr/sbin."""
+    import shutil
     import subprocess
 
+    binary = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+    if binary is None:
+        return "-"
     try:
         return subprocess.run(
-            ["nginx", "-v"], capture_output=True, text=True, timeout=5
+            [binary, "-v"], capture_output=True, text=True, timeout=5
         ).stderr.strip()
     except OSError:
         return "-"
