@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # targets say it (DJANGO_DEBUG=0 in the environment still wins).
 run demo migrate messages test: export DJANGO_DEBUG ?= 1
 
-.PHONY: run demo test install dev migrate messages lint format bench bench-writes bench-retention bench-quick constraints clean
+.PHONY: run demo test install dev migrate messages lint format bench bench-multi bench-writes bench-retention bench-quick constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,10 +58,18 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 	$(PIP) -e '.[bench]'
 	touch $@
 
-## bench: ours vs the Channels tutorial pattern vs a bare websockets server, one run
-## (needs Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432; ~10 minutes)
+## bench: ours vs the Channels tutorial pattern vs a bare websockets server, one run,
+## then the multi-process plan (bench-multi)
+## (needs Redis on 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432 and nginx; ~15 minutes)
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --png docs/img/perf-latency.png --out bench/out $(BENCH_ARGS)
+	$(BIN)/python -m bench.multiprocess --out bench/out $(BENCH_MULTI_ARGS)
+
+## bench-multi: the multi-process plan alone (issue 15): 2 and 4 daphne processes, then as
+## many bare websockets servers, behind docs/nginx.conf, 20,000 clients in all (~5 min);
+## BENCH_MULTI_ARGS=--quick for 400 clients (under a minute)
+bench-multi: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.multiprocess --out bench/out $(BENCH_MULTI_ARGS)
 
 ## bench-writes: the write plan alone (issue 14): notes/s at 1, 4, 16 writers against the
 ## driver, a note to 10,000 recipients, other senders while a transaction stays open (~3 min)

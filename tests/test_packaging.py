@@ -97,7 +97,7 @@ def test_the_bench_needs_only_its_own_extras():
         "        if name == 'pytest' or name.startswith(('pytest.', '_pytest')):\n"
         "            raise ImportError('pytest is not part of the bench extras')\n"
         "sys.meta_path.insert(0, NoPytest())\n"
-        "import bench.run, bench.hostile\n"
+        "import bench.run, bench.hostile, bench.multiprocess\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", blocker], cwd=ROOT, capture_output=True, text=True, timeout=60

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import shutil
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 import websockets
@@ -16,70 +10,9 @@ import websockets
 from tests.support import ws
 from tests.support.data import adb, make_user_with_token
 from tests.support.http import call, post_news
-from tests.support.services import free_port, missing, port_open
+from tests.support.nginx import Nginx
 
 pytestmark = pytest.mark.asyncio
-
-ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "docs" / "nginx.conf"
-
-
-class Nginx:
-    """nginx with docs/nginx.conf as its only site, in a private prefix."""
-
-    def __init__(self, upstream_ports: list[int], prefix: Path) -> None:
-        binary = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
-        if binary is None:
-            missing("nginx is not installed (apt-get install nginx-light)")
-        self.binary = binary
-        self.port = free_port()
-        self.prefix = prefix
-        site = SITE.read_text()
-        servers = "".join(f"    server 127.0.0.1:{p} max_fails=0;\n" for p in upstream_ports)
-        site = re.sub(r"(?m)^    server 127\.0\.0\.1:\d+ max_fails=0;\n", "", site)
-        site = site.replace("upstream realtime {\n", "upstream realtime {\n" + servers, 1)
-        site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
-        site = site.replace("server_name notes.example.com;", "server_name 127.0.0.1;")
-        for sub in ("logs", "tmp"):
-            (prefix / sub).mkdir(parents=True, exist_ok=True)
-        (prefix / "nginx.conf").write_text(
-            "worker_processes 1;\n"
-            "error_log logs/error.log warn;\n"
-            "pid logs/nginx.pid;\n"
-            "events { worker_connections 1024; }\n"
-            "http {\n"
-            "  access_log logs/access.log;\n"
-            "  client_body_temp_path tmp/body;\n  proxy_temp_path tmp/proxy;\n"
-            "  fastcgi_temp_path tmp/fcgi;\n  uwsgi_temp_path tmp/uwsgi;\n"
-            "  scgi_temp_path tmp/scgi;\n"
-            f"{site}\n"
-            "}\n"
-        )
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/notes/"
-
-    def start(self) -> Nginx:
-        cmd = [self.binary, "-p", str(self.prefix), "-c", "nginx.conf", "-g", "daemon off;"]
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while not port_open(self.port):
-            if self.proc.poll() is not None:
-                raise RuntimeError(self.proc.stderr.read().decode())
-            assert time.monotonic() < deadline, "nginx did not start"
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 @pytest.fixture(scope="module")
