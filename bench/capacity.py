@@ -55,7 +55,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SETTLE = float(os.environ.get("CAPACITY_SETTLE", "6"))  # > the hub's 5 s presence batch
+# Quiet seconds around each window: more than the hub's 5 s presence batch, so a
+# batch a phase caused lands inside its window (CAPACITY_SETTLE=1 for a smoke run).
+SETTLE = float(os.environ.get("CAPACITY_SETTLE", "6"))
 SENDER_ROLE = "capacity_sender"
 
 
