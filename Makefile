@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # targets say it (DJANGO_DEBUG=0 in the environment still wins).
 run demo migrate messages test: export DJANGO_DEBUG ?= 1
 
-.PHONY: run demo test install dev migrate messages lint format bench bench-multi bench-writes bench-retention bench-quick constraints clean
+.PHONY: run demo test install dev migrate messages lint format bench bench-multi bench-writes bench-retention bench-capacity bench-quick constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,12 @@ bench-writes: $(VENV)/.installed-bench
 ## private PostgreSQL or MariaDB database (it is emptied), SQLite by default (~15 min)
 bench-retention: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.retention $(BENCH_ARGS)
+
+## bench-capacity: the unit costs of docs/capacity.md (database statements per connect,
+## resume and note; Redis commands per note with 1 and 2 processes; CPU of a private note
+## whose recipient is elsewhere) on a private redis-server; bench/out/capacity.json (~6 min)
+bench-capacity: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.capacity --out bench/out $(BENCH_ARGS)
 
 ## bench-quick: the same, smaller (under two minutes): a smoke run
 bench-quick: $(VENV)/.installed-bench
