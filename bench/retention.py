@@ -203,7 +203,10 @@ def main() -> None:
 
     connection.close()
     rows = asyncio.run(phases(database_url, tokens, newest, args))
-    header = "| phase | rows deleted | seconds | rows/s | longest batch | send p50 / p99 | resume p50 / p99 |"
+    header = (
+        "| phase | rows deleted | seconds | rows/s | longest batch"
+        " | send p50 / p99 | resume p50 / p99 |"
+    )
     print(f"\n{connection.vendor}, {args.notes} notes, {args.users} users, batches of 1000")
     print(header)
     print("| --- | --- | --- | --- | --- | --- | --- |")

@@ -197,9 +197,11 @@ async def test_stop_ends_a_loop_whose_cancel_came_out_as_a_failed_call(settings,
 
     settings.NOTES_CATCH_UP_SECONDS = 0.01
     calls = []
+    called = asyncio.Event()
 
     async def sweep_in_a_library(fn, *, within):
         calls.append(fn)
+        called.set()
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
@@ -212,8 +214,7 @@ async def test_stop_ends_a_loop_whose_cancel_came_out_as_a_failed_call(settings,
     hub = hub_module.Hub(asyncio.get_running_loop())
     sweeper = hub.loop.create_task(hub._sweeper())
     hub._tasks = [sweeper]
-    while not calls:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(called.wait(), timeout=5)
     # The loop retries a failed sweep; taking this cancel for one, it would
     # live on and stop() would wait forever.
     stopping = hub.loop.create_task(hub.stop())
