@@ -203,7 +203,5 @@ def test_the_stamp_reads_pending_notes_through_their_index_whatever_the_statisti
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT note_id FROM note_stamp_pending(100, now())")
         assert [row[0] for row in cursor.fetchall()] == [3001]
-        cursor.execute(
-            "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'note_note'"
-        )
+        cursor.execute("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'note_note'")
         assert cursor.fetchone()[0] == 0

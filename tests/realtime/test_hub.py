@@ -189,7 +189,6 @@ async def test_no_more_replays_read_the_database_at_once_than_the_setting_allows
         await stop_runtime()
 
 
-
 async def test_stop_ends_a_loop_whose_cancel_came_out_as_a_failed_call(settings, monkeypatch):
     import asyncio
 
