@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from note import inbox
 from notes_client.protocol import CloseCode
-from realtime import metrics
+from realtime import metrics, tokencache
 from realtime.db import run_in_db_thread
 from realtime.handshake import DATABASE_TROUBLE, close_at_handshake, close_unchecked
 from realtime.logs import log_event
@@ -52,16 +52,21 @@ def handshake_ticket(scope: dict[str, Any]) -> str | None:
 
 async def token_scope(scope: dict[str, Any], raw: str) -> dict[str, Any] | None:
     """``scope`` with the token's user and credential, or None for a bad, expired or
-    revoked token (one lookup on the database pool)."""
-    token = await run_in_db_thread(inbox.token_authenticate)(raw) if raw else None
-    if token is None:
+    revoked token: from the token cache (``realtime.tokencache``) when it may be
+    believed, else one lookup on the database pool."""
+    try:
+        # The hub reads the credential change log as it starts: the cache is
+        # believed from this process's first handshake on, not its second.
+        from realtime.runtime import current_runtime
+
+        await current_runtime()
+    except Exception:  # the consumer meets it again; the cache is just not believed
+        pass
+    found = await tokencache.token_identity(raw, run_in_db_thread(inbox.token_authenticate))
+    if found is None:
         return None
-    return dict(
-        scope,
-        user=token.user,
-        auth_method="token",
-        credential=inbox.Credential.of_token(token),
-    )
+    user, credential = found
+    return dict(scope, user=user, auth_method="token", credential=credential)
 
 
 async def open_with_ticket(inner, scope, receive, send, raw: str) -> None:
