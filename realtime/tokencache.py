@@ -32,6 +32,7 @@ import datetime
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,8 @@ FRESH_PERIODS = 3
 FRESH_GRACE_SECONDS = 2.0
 # After Redis fails, the cache is not asked again for this long.
 DOWN_RETRY_SECONDS = 1.0
+# Commands sent to Redis in one pipeline, at most (``RoundTrips``).
+ROUND_TRIP_MAX = 1000
 # Forgets of one user's snapshots in flight at once; past it they are skipped
 # (the change is known here anyway, and the snapshots expire).
 FORGETS_IN_FLIGHT_MAX = 1000
@@ -189,6 +192,74 @@ class KnownChanges:
 known = KnownChanges()
 
 
+class RoundTrips:
+    """Commands that many handshakes queue in one turn of the event loop, sent to Redis
+    together in one pipeline (up to ``ROUND_TRIP_MAX`` commands).
+
+    A storm is thousands of handshakes at once: one command each would take
+    one pooled connection each, and redis-py's asyncio pool raises past 100
+    (``MaxConnectionsError``, seen in bench/token_storm.py at 300 clients).
+    Batched, a storm makes a few round trips on a few connections.
+    """
+
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.client = client
+        self.loop = loop
+        self.queued: list[tuple[Callable[[Any], Any], int, asyncio.Future]] = []
+        self.sending: set[asyncio.Task] = set()
+
+    def call(self, add: Callable[[Any], Any], count: int) -> asyncio.Future:
+        """Queue ``add(pipeline)``, which adds ``count`` commands; the future gets their
+        answers (or the first error)."""
+        answer = self.loop.create_future()
+        if not self.queued:
+            self.loop.call_soon(self._send)
+        self.queued.append((add, count, answer))
+        return answer
+
+    def _send(self) -> None:
+        queued, self.queued = self.queued, []
+        batch: list = []
+        commands = 0
+        for call in queued:
+            batch.append(call)
+            commands += call[1]
+            if commands >= ROUND_TRIP_MAX:
+                self._start(batch)
+                batch, commands = [], 0
+        if batch:
+            self._start(batch)
+
+    def _start(self, batch: list) -> None:
+        task = self.loop.create_task(self._run(batch))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
+
+    async def _run(self, batch: list) -> None:
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for add, _, _ in batch:
+                    add(pipe)
+                results = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            for _, _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        at = 0
+        for _, count, answer in batch:
+            mine, at = results[at : at + count], at + count
+            if answer.done():  # its handshake gave up meanwhile
+                continue
+            error = next((r for r in mine if isinstance(r, Exception)), None)
+            if error is not None:
+                answer.set_exception(error)
+            else:
+                answer.set_result(mine)
+
+
 class TokenCache:
     """Snapshots in Redis: ``<prefix>:t:<token hash>``, and ``<prefix>:u:<user pk>``, the
     set of that user's cached hashes (so a change can delete them all)."""
@@ -199,6 +270,7 @@ class TokenCache:
         self.seconds = seconds
         self.sync_client = inbox.redis_client(connection, asyncio_client=False)
         self.async_clients: dict[int, Any] = {}
+        self.round_trips: dict[int, RoundTrips] = {}
         self.down_until = 0.0
 
     def _async_client(self):
@@ -225,8 +297,16 @@ class TokenCache:
         metrics.token_cache_errors.inc()
         log_event(log, "token_cache_failed", logging.WARNING, doing=doing, error=repr(exc))
 
+    def _round_trips(self) -> RoundTrips:
+        loop = asyncio.get_running_loop()
+        trips = self.round_trips.get(id(loop))
+        if trips is None:
+            trips = self.round_trips[id(loop)] = RoundTrips(self._async_client(), loop)
+        return trips
+
     async def lookup(self, key_hash: str) -> Snapshot | None:
-        text = await self._async_client().get(self._token_key(key_hash))
+        key = self._token_key(key_hash)
+        (text,) = await self._round_trips().call(lambda pipe: pipe.get(key), 1)
         return Snapshot.loads(text) if text is not None else None
 
     def _store(self, pipe, key_hash: str, snapshot: Snapshot) -> None:
@@ -237,9 +317,7 @@ class TokenCache:
         pipe.expire(users, ttl)
 
     async def store(self, key_hash: str, snapshot: Snapshot) -> None:
-        async with self._async_client().pipeline(transaction=True) as pipe:
-            self._store(pipe, key_hash, snapshot)
-            await pipe.execute()
+        await self._round_trips().call(lambda pipe: self._store(pipe, key_hash, snapshot), 3)
 
     def store_sync(self, key_hash: str, snapshot: Snapshot) -> None:
         with self.sync_client.pipeline(transaction=True) as pipe:

@@ -6,6 +6,7 @@ test database; the database check is the real ``token_authenticate``, counted.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -75,6 +76,22 @@ async def test_an_issued_token_is_cached_so_its_first_handshake_reads_no_databas
         user.date_joined,
     )
     assert credential.user_key == str(user.pk) and credential.token_id is not None
+
+
+async def test_a_storm_of_handshakes_at_once_is_answered_from_the_cache(
+    cache_on, django_user_model
+):
+    """Thousands at once: batched into a few round trips, not one pooled Redis connection
+    each (redis-py's asyncio pool raises past 100)."""
+    _, raw = await issued(django_user_model)
+    check = Counted()
+    down_before = path_count("down")
+
+    found = await asyncio.gather(*(tokencache.token_identity(raw, check) for _ in range(2000)))
+
+    assert all(f is not None for f in found)
+    assert check.calls == 0
+    assert path_count("down") == down_before
 
 
 async def test_a_miss_reads_the_database_once_then_hits(cache_on, django_user_model):
