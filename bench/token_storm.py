@@ -46,8 +46,31 @@ def stats() -> tuple[int, int, int]:
         return tuple(cursor.fetchone())
 
 
-def sessions_gone(timeout: float = 20.0) -> None:
-    """Wait until only this process is connected to the bench database."""
+APPLICATION = "bench-token-storm"
+METRICS_TOKEN = secrets.token_urlsafe(16)
+
+
+def token_paths(port: int) -> dict[str, int]:
+    """``realtime_token_checks_total`` of the server by path: where its answers came from."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    return {
+        sample.labels["path"]: int(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "realtime_token_checks_total"
+    }
+
+
+def sessions_gone(timeout: float = 30.0) -> None:
+    """Wait until the server's sessions have left the bench database."""
     from django.db import connection
 
     deadline = time.monotonic() + timeout
@@ -55,7 +78,8 @@ def sessions_gone(timeout: float = 20.0) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid()"
+                " AND application_name = %s",
+                [APPLICATION],
             )
             if cursor.fetchone()[0] == 0:
                 time.sleep(0.5)  # each session reports its counts as it ends
@@ -65,7 +89,12 @@ def sessions_gone(timeout: float = 20.0) -> None:
 
 
 def run_mode(pool: LoadPool, users, prefix: str, mode: str, clients: int) -> dict:
-    env = {**database.server_env(prefix), "TOKEN_CACHE_SECONDS": mode}
+    env = {
+        **database.server_env(prefix),
+        "TOKEN_CACHE_SECONDS": mode,
+        "PGAPPNAME": APPLICATION,
+        "METRICS_TOKEN": METRICS_TOKEN,
+    }
     kind = ServerKind("ours", "ours", env=env, ours=True)
     specs = [_spec(u.id, u.token) for u in (users[i % len(users)] for i in range(clients))]
     log(f"{mode}: before the restart, every client once")
@@ -85,6 +114,7 @@ def run_mode(pool: LoadPool, users, prefix: str, mode: str, clients: int) -> dic
         result = pool.connect(
             "127.0.0.1", server.port, specs, until_synced=True, batch=0, timeout=120
         )
+        paths = token_paths(server.port)
         pool.close_clients()
     finally:
         server.stop()
@@ -105,6 +135,7 @@ def run_mode(pool: LoadPool, users, prefix: str, mode: str, clients: int) -> dic
         "transactions_per_connect": round(commits / max(1, result.ok), 2),
         "rows_per_connect": round(rows / max(1, result.ok), 1),
         "token_scans": token_scans,
+        "paths": paths,
     }
 
 
@@ -136,14 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         pool.shutdown()
     print(
         "| TOKEN_CACHE_SECONDS | clients | connected | p50 s | all s | clients/s "
-        "| transactions / connect | rows returned / connect | token table scans | errors |"
+        "| transactions / connect | rows returned / connect | token table scans "
+        "| token checks by path | errors |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(
             f"| {r['mode']} | {r['clients']} | {r['connected']} | {r['p50_s']} | {r['all_s']} "
             f"| {r['rate']} | {r['transactions_per_connect']} | {r['rows_per_connect']} "
-            f"| {r['token_scans']} | {r['errors'] or ''} |"
+            f"| {r['token_scans']} | {r['paths']} | {r['errors'] or ''} |"
         )
     return 0
 
