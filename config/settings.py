@@ -334,6 +334,14 @@ NOTES_LIMITS_REDIS = (
     else REDIS_URL
 )
 NOTES_LIMITS_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "realtime") + ":limits"
+# Token handshakes checked from a cache in that Redis (realtime.tokencache);
+# TOKEN_CACHE_SECONDS=off reads the database for every one.
+_token_cache_seconds = _env_rate("TOKEN_CACHE_SECONDS", str(3 * 3600))
+NOTES_TOKEN_CACHE_SECONDS = (
+    None if _token_cache_seconds is None else _env_number("TOKEN_CACHE_SECONDS", int, 3 * 3600)
+)
+NOTES_TOKEN_CACHE_SKEW_SECONDS = _env_number("TOKEN_CACHE_SKEW_SECONDS", float, 2.0)
+NOTES_TOKEN_CACHE_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "realtime") + ":tokens"
 # Proxies whose X-Forwarded-For is believed (note.addresses); daphne runs
 # without --proxy-headers, so nobody else can choose the address they appear from.
 NOTES_TRUSTED_PROXIES = _env_list("TRUSTED_PROXIES", [])

@@ -74,6 +74,27 @@ return left
 """
 
 
+def redis_client(connection: str | dict[str, Any], *, asyncio_client: bool):
+    """A redis-py client (asyncio or not) for a URL or ``{"sentinels": [...], "master_name": ...}``,
+    with ``REDIS_TIMEOUT_SECONDS`` on connecting and on every answer: shared by
+    every user of ``NOTES_LIMITS_REDIS`` (the limits here, delivery's token cache)."""
+    import redis
+    import redis.asyncio
+    import redis.asyncio.sentinel
+    import redis.sentinel
+
+    options = {
+        "socket_timeout": REDIS_TIMEOUT_SECONDS,
+        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    }
+    if isinstance(connection, dict):  # {"sentinels": [(host, port)], "master_name": ...}
+        module = redis.asyncio.sentinel if asyncio_client else redis.sentinel
+        sentinel = module.Sentinel(connection["sentinels"], **options)
+        return sentinel.master_for(connection["master_name"], **options)
+    module = redis.asyncio if asyncio_client else redis
+    return module.Redis.from_url(connection, **options)
+
+
 def _seconds_left(milliseconds: int) -> int:
     return max(1, math.ceil(milliseconds / 1000))
 
@@ -147,21 +168,7 @@ class RedisStore:
         self.renewer: asyncio.Task | None = None
 
     def _client(self, *, asyncio_client: bool):
-        import redis
-        import redis.asyncio
-        import redis.asyncio.sentinel
-        import redis.sentinel
-
-        options = {
-            "socket_timeout": REDIS_TIMEOUT_SECONDS,
-            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
-        }
-        if isinstance(self.connection, dict):  # {"sentinels": [(host, port)], "master_name": ...}
-            module = redis.asyncio.sentinel if asyncio_client else redis.sentinel
-            sentinel = module.Sentinel(self.connection["sentinels"], **options)
-            return sentinel.master_for(self.connection["master_name"], **options)
-        module = redis.asyncio if asyncio_client else redis
-        return module.Redis.from_url(self.connection, **options)
+        return redis_client(self.connection, asyncio_client=asyncio_client)
 
     def _async_client(self):
         loop = asyncio.get_running_loop()

@@ -165,6 +165,17 @@ def credential_changes_since(*, seen: set[int]) -> list[tuple[int, str]]:
     return [(pk, key) for pk, key in rows.values_list("id", "user_key") if pk not in seen]
 
 
+def credential_change_users_since(*, since: datetime.datetime) -> set[str]:
+    """The user keys with a change recorded at or after ``since`` (at most ``CHANGES_KEPT`` back).
+
+    Read once when a server process starts, so that it knows whose cached
+    credentials (``realtime.tokencache``) predate a change it never heard of.
+    """
+    since = max(since, timezone.now() - CHANGES_KEPT)
+    rows = CredentialChange.objects.filter(at__gte=since)
+    return set(rows.values_list("user_key", flat=True).distinct())
+
+
 def credentials_end_all(*, user: AbstractBaseUser, tokens: bool = True) -> tuple[int, int]:
     """Log ``user`` out everywhere: end every session (and token), close every socket.
 

@@ -7,15 +7,18 @@ a socket makes, the wire shape of a note, token, ticket and credential checks, a
 """
 
 from note.addresses import request_address, scope_address, scope_is_from_trusted_proxy
+from note.counters import redis_client
 from note.credentials import (
+    CHANGES_KEPT,
     CHANGES_LOOKBACK,
     Credential,
+    credential_change_users_since,
     credential_changes_since,
     credentials_still_valid,
     session_expires,
 )
 from note.deletion import note_delete
-from note.limits import Limited, acheck, socket_acquire
+from note.limits import Limited, acheck, shared_redis, socket_acquire
 from note.preferences import (
     NO_PREFERENCES,
     PreferenceError,
@@ -43,15 +46,25 @@ from note.signals import (
     notes_changed,
     notes_committed,
     preferences_changed,
+    token_issued,
     unread_changed,
 )
 from note.stamping import note_sweep_pending
 from note.tickets import ticket_redeem
-from note.tokens import bearer_token, token_authenticate, token_user
+from note.tokens import (
+    MAX_TOKEN_LENGTH,
+    bearer_token,
+    secret_hash,
+    token_authenticate,
+    token_live_by_id,
+    token_user,
+)
 from note.webhooks.queue import webhook_queue_stats
 
 __all__ = [
+    "CHANGES_KEPT",
     "CHANGES_LOOKBACK",
+    "MAX_TOKEN_LENGTH",
     "NO_PREFERENCES",
     "PREFERENCE_UNSET",
     "Credential",
@@ -60,6 +73,7 @@ __all__ = [
     "Preferences",
     "acheck",
     "bearer_token",
+    "credential_change_users_since",
     "credential_changes_since",
     "credentials_changed",
     "credentials_still_valid",
@@ -86,13 +100,18 @@ __all__ = [
     "notes_committed",
     "preferences_changed",
     "presence_seconds",
+    "redis_client",
     "request_address",
     "scope_address",
     "scope_is_from_trusted_proxy",
+    "secret_hash",
     "session_expires",
+    "shared_redis",
     "socket_acquire",
     "ticket_redeem",
     "token_authenticate",
+    "token_issued",
+    "token_live_by_id",
     "token_user",
     "unread_changed",
     "webhook_queue_stats",

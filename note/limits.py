@@ -98,6 +98,11 @@ def store() -> MemoryStore | RedisStore:
     return _store[1]
 
 
+def shared_redis() -> str | dict[str, Any] | None:
+    """``NOTES_LIMITS_REDIS``: the Redis every server process shares (None: none)."""
+    return conf.LIMITS_REDIS
+
+
 def _identity(value: Any) -> str:
     """A short, key-safe digest: usernames and addresses are not put in Redis keys as typed."""
     return hashlib.blake2b(str(value).encode(), digest_size=12).hexdigest()

@@ -47,6 +47,9 @@ notes_changed = Signal()
 # ``credentials_changed``: ``user_key`` (the user's pk as text) whose token,
 # password, ``is_active`` or sessions changed (``note.credentials``).
 credentials_changed = Signal()
+# ``token_issued``: ``token_id`` and ``key_hash`` (its stored hash, never the
+# token) of a token just created (``note.tokens.token_issue``).
+token_issued = Signal()
 # ``preferences_changed``: ``user_id``, ``preferences`` (plain data,
 # ``note.preferences.Preferences.from_event`` reads it) and ``origin``.
 preferences_changed = Signal()

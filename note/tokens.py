@@ -14,11 +14,13 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from note import conf
 from note.models import ApiToken
+from note.signals import token_issued
 
 TOKEN_PREFIX = "rtn_"
 MAX_TOKEN_LENGTH = 200
@@ -30,10 +32,19 @@ def token_issue(
     name: str = "",
     expires: datetime.datetime | None = None,
 ) -> str:
-    """Create a token for ``user`` and return it; it cannot be shown again."""
+    """Create a token for ``user`` and return it; it cannot be shown again.
+
+    After commit ``token_issued`` says so (with the token's id and hash, never
+    the token), so that delivery can cache it before its first connect.
+    """
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    ApiToken.objects.create(
-        user=user, key_hash=secret_hash(raw), prefix=raw[:12], name=name, expires=expires
+    key_hash = secret_hash(raw)
+    token = ApiToken.objects.create(
+        user=user, key_hash=key_hash, prefix=raw[:12], name=name, expires=expires
+    )
+    transaction.on_commit(
+        lambda: token_issued.send(sender=ApiToken, token_id=token.pk, key_hash=key_hash),
+        robust=True,
     )
     return raw
 
@@ -58,6 +69,15 @@ def token_authenticate(raw: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk, last_used=token.last_used).update(last_used=now)
         token.last_used = now
     return token
+
+
+def token_live_by_id(*, token_id: int) -> ApiToken | None:
+    """The token ``token_id`` (with its user) if it is live and its user active, else None.
+
+    What ``token_authenticate`` would answer for it, without noting a use: read
+    after ``token_issued`` by a cache that wants the token before its first use.
+    """
+    return token_live().select_related("user").filter(pk=token_id, user__is_active=True).first()
 
 
 def token_user(raw: str) -> AbstractBaseUser | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core import checks
 
+from note import inbox
 from realtime import conf
 
 POSITIVE_NUMBERS = {
@@ -86,7 +87,46 @@ def check_realtime_settings(app_configs=None, **kwargs) -> list[checks.CheckMess
             )
         )
     messages += _sqlite_writers_wait()
+    messages += _token_cache_settings()
     return messages
+
+
+def _token_cache_settings() -> list[checks.CheckMessage]:
+    """The token cache's lifetime may not outlast the change log it is checked against."""
+    found = []
+    seconds, skew = conf.TOKEN_CACHE_SECONDS, conf.TOKEN_CACHE_SKEW_SECONDS
+    kept = inbox.CHANGES_KEPT.total_seconds()
+    if seconds is not None and (type(seconds) not in (int, float) or not 0 < seconds <= kept):
+        found.append(
+            checks.Error(
+                f"NOTES_TOKEN_CACHE_SECONDS must be None or a number of seconds from 1 to "
+                f"{int(kept)}, not {seconds!r}",
+                hint="A cached token is checked against the log of credential changes, which "
+                f"is kept {int(kept)} s; None turns the cache off. "
+                f"Default: {conf.DEFAULTS['NOTES_TOKEN_CACHE_SECONDS']!r}.",
+                id="realtime.E010",
+            )
+        )
+    if type(skew) not in (int, float) or skew < 0:
+        found.append(
+            checks.Error(
+                f"NOTES_TOKEN_CACHE_SKEW_SECONDS must be a number of seconds, 0 or more, "
+                f"not {skew!r}",
+                hint="The largest difference between the clocks of your server hosts. "
+                f"Default: {conf.DEFAULTS['NOTES_TOKEN_CACHE_SKEW_SECONDS']!r}.",
+                id="realtime.E011",
+            )
+        )
+    prefix = conf.TOKEN_CACHE_PREFIX
+    if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
+        found.append(
+            checks.Error(
+                f"NOTES_TOKEN_CACHE_PREFIX must be a non-empty text without spaces, not {prefix!r}",
+                hint=f"Default: {conf.DEFAULTS['NOTES_TOKEN_CACHE_PREFIX']!r}.",
+                id="realtime.E012",
+            )
+        )
+    return found
 
 
 def _sqlite_writers_wait() -> list[checks.CheckMessage]:

@@ -55,6 +55,13 @@ DEFAULTS: dict[str, Any] = {
     # Origins (scheme://host[:port]) of other sites' pages that may open a
     # socket, besides the site's own; None: Django's CSRF_TRUSTED_ORIGINS.
     "NOTES_ALLOWED_ORIGINS": None,
+    # The token cache (realtime.tokencache), in the Redis of NOTES_LIMITS_REDIS:
+    # how long a token's snapshot lives (at most a day, the change log's
+    # keep; None: no cache, every token handshake reads the database), the
+    # clock difference between hosts it allows for, and its key prefix.
+    "NOTES_TOKEN_CACHE_SECONDS": 3 * 3600,
+    "NOTES_TOKEN_CACHE_SKEW_SECONDS": 2.0,
+    "NOTES_TOKEN_CACHE_PREFIX": "notes-tokens",
 }
 
 

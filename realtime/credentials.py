@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from note import inbox
 from notes_client.protocol import CloseCode
-from realtime import metrics
+from realtime import metrics, tokencache
 from realtime.db import run_in_db_thread
 from realtime.handshake import DATABASE_TROUBLE, close_at_handshake, close_unchecked
 from realtime.logs import log_event
@@ -52,16 +52,35 @@ def handshake_ticket(scope: dict[str, Any]) -> str | None:
 
 async def token_scope(scope: dict[str, Any], raw: str) -> dict[str, Any] | None:
     """``scope`` with the token's user and credential, or None for a bad, expired or
-    revoked token (one lookup on the database pool)."""
-    token = await run_in_db_thread(inbox.token_authenticate)(raw) if raw else None
-    if token is None:
+    revoked token: from the token cache (``realtime.tokencache``) when it may be
+    believed, else one lookup on the database pool."""
+    await _runtime_started()
+    found = await tokencache.token_identity(raw, run_in_db_thread(inbox.token_authenticate))
+    if found is None:
         return None
-    return dict(
-        scope,
-        user=token.user,
-        auth_method="token",
-        credential=inbox.Credential.of_token(token),
-    )
+    user, credential = found
+    return dict(scope, user=user, auth_method="token", credential=credential)
+
+
+# How long a token handshake waits for its process's hub to start (and read the
+# credential change log) before it is checked without the cache.
+RUNTIME_WAIT_SECONDS = 1.0
+
+
+async def _runtime_started() -> None:
+    """Start this process's runtime if it has not started, and wait a little for it.
+
+    The hub reads the change log as it starts, and until then nothing cached is
+    believed: waiting lets a restarted process's first storm use the cache.
+    Bounded, because the handshake is not accepted meanwhile; and a start that
+    fails is the consumer's to report, not the token check's.
+    """
+    from realtime.runtime import current_runtime
+
+    try:
+        await asyncio.wait_for(current_runtime(), RUNTIME_WAIT_SECONDS)
+    except Exception:  # TimeoutError included: the start goes on, shielded
+        pass
 
 
 async def open_with_ticket(inner, scope, receive, send, raw: str) -> None:

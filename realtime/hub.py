@@ -48,7 +48,7 @@ from typing import Any, Protocol
 
 from note import inbox
 from notes_client.protocol import CloseCode
-from realtime import conf, events, frames, metrics
+from realtime import conf, events, frames, metrics, tokencache
 from realtime.db import run_in_hub_thread, run_in_sweep_thread
 from realtime.layer import notes_layer
 from realtime.logs import log_event
@@ -130,6 +130,11 @@ class Hub:
 
     async def start(self) -> None:
         self.last_id = await run_in_hub_thread(_last_note_id, within=CATCH_UP_TIMEOUT)
+        try:
+            # Before the first handshake: what the token cache may believe.
+            await self.check_credentials()
+        except Exception as exc:  # the watch retries; the cache is not believed meanwhile
+            log_event(log, "credentials_read_failed", logging.WARNING, error=repr(exc))
         self._tasks = [
             self.loop.create_task(self._listen(), name="hub-listen"),
             self.loop.create_task(self._handle_heard(), name="hub-handle"),
@@ -220,6 +225,7 @@ class Hub:
                 if conn.session is not None and conn.session == event["session"]:
                     await self._guarded(conn, conn.hub_close(CloseCode.NORMAL, "logged out"))
         elif kind == events.CREDENTIALS:
+            tokencache.credentials_changed(event["user"])  # before any await
             async with self._lock:
                 await self._recheck_user(event["user"])
         elif kind == events.PROBE:
@@ -357,7 +363,12 @@ class Hub:
         Called with the lock held. A change is applied once per process; one
         seen twice (over the layer and here) only costs a second re-check.
         """
-        started = self.loop.time()
+        if not tokencache.known.loaded:
+            users = await run_in_hub_thread(
+                tokencache.users_changed_lately, within=CATCH_UP_TIMEOUT
+            )
+            tokencache.changes_loaded(users)
+        started, started_wall = self.loop.time(), time.time()
         changes = await run_in_hub_thread(
             inbox.credential_changes_since, seen=set(self._changes_seen), within=CATCH_UP_TIMEOUT
         )
@@ -374,6 +385,9 @@ class Hub:
             self._changes_seen[change_id] = started
             if user_key not in users:
                 users.append(user_key)
+                tokencache.credentials_changed(user_key)
+        # Every change committed before ``started_wall`` is now known to the cache.
+        tokencache.changes_read(started=started_wall)
         for user_key in users:
             await self._recheck_user(user_key)
 

@@ -60,6 +60,15 @@ clients_cut_off = Counter(
 #   database_busy | database_error | handshakes_per_address | handshakes_per_user | sockets_per_user
 
 
+token_checks = Counter(
+    "realtime_token_checks", "Token handshakes checked, by where the answer came from", ["path"]
+)  # path: cached (no database) | miss | stale (cached before a change, or expired) |
+#   unsure (the change log not read lately) | down (Redis failed) | off (no cache configured)
+token_cache_errors = Counter(
+    "realtime_token_cache_errors", "Token cache operations that failed (Redis down or slow)"
+)
+
+
 def _open_connections() -> int:
     from realtime.runtime import open_connections
 

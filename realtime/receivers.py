@@ -21,6 +21,7 @@ from realtime.publisher import (
     publish_preferences,
     publish_unread,
 )
+from realtime.tokencache import cache_issued_token
 
 
 def on_notes_committed(sender: Any, *, notes, **kwargs: Any) -> None:
@@ -68,6 +69,13 @@ def on_credentials_changed(sender: Any, *, user_key: str, **kwargs: Any) -> None
     publish_credentials_changed(user_key=user_key)
 
 
+def on_token_issued(sender: Any, *, token_id: int, key_hash: str, **kwargs: Any) -> None:
+    """Cache the new token, so its first handshake needs no database. The one receiver
+    here that waits: a read of the token and a Redis write, each bounded
+    (``note.counters.REDIS_TIMEOUT_SECONDS``), once per issued token."""
+    cache_issued_token(token_id=token_id, key_hash=key_hash)
+
+
 def connect() -> None:
     inbox.notes_committed.connect(on_notes_committed, dispatch_uid="realtime.notes_committed")
     inbox.unread_changed.connect(on_unread_changed, dispatch_uid="realtime.unread_changed")
@@ -79,3 +87,4 @@ def connect() -> None:
     inbox.credentials_changed.connect(
         on_credentials_changed, dispatch_uid="realtime.credentials_changed"
     )
+    inbox.token_issued.connect(on_token_issued, dispatch_uid="realtime.token_issued")
