@@ -61,7 +61,9 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                return self.proc.wait(20)
+                # A stop finishes the statement and the POSTs in flight: on SQLite a
+                # statement may wait out the 20 s busy timeout, a POST its 10 s.
+                return self.proc.wait(40)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         return self.proc.wait(5)
